@@ -1,0 +1,139 @@
+#pragma once
+// Adapter<T, A, B, C, D, E>: the five support tensors of one GLoRA layer, and
+// the walks over them (initialisation, zeroing, counting, naming).
+
+#include <glora/kinds.hpp>
+#include <glora/support.hpp>
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <type_traits>
+
+namespace glora {
+
+namespace detail {
+// A forbidden kind has already failed its static_assert; store nothing for it
+// so that one readable message is all the user sees.
+template <typename K, bool allowed>
+using stored_kind = std::conditional_t<allowed, K, None>;
+}  // namespace detail
+
+/// The learned part of a GLoRA layer with out x in frozen weight W0.
+///
+/// Members A..E hold the support tensors (see Support for their shapes).
+/// A None member is empty and takes no space.
+template <typename T, typename KA = None, typename KB = None, typename KC = None,
+          typename KD = None, typename KE = None>
+struct Adapter {
+  static_assert(std::is_floating_point_v<T>, "glora: the scalar type must be float or double");
+  static_assert(is_kind_v<KA>, "glora: slot A takes None, Scalar, Vector or LowRank<R>");
+  static_assert(is_kind_v<KB>, "glora: slot B takes None, Scalar, Vector or LowRank<R>");
+  static_assert(is_kind_v<KC>, "glora: slot C takes None, Scalar, Vector or LowRank<R>");
+  static_assert(is_kind_v<KD> && !is_low_rank_v<KD>,
+                "glora: slot D takes Vector, Scalar or None (LowRank is not allowed for D)");
+  static_assert(is_kind_v<KE> && !is_low_rank_v<KE>,
+                "glora: slot E takes Vector, Scalar or None (LowRank is not allowed for E)");
+
+  using scalar_type = T;
+  using kind_a = KA;
+  using kind_b = KB;
+  using kind_c = KC;
+  using kind_d = KD;
+  using kind_e = KE;
+
+  [[no_unique_address]] Support<T, Slot::A, detail::stored_kind<KA, is_kind_v<KA>>> A;
+  [[no_unique_address]] Support<T, Slot::B, detail::stored_kind<KB, is_kind_v<KB>>> B;
+  [[no_unique_address]] Support<T, Slot::C, detail::stored_kind<KC, is_kind_v<KC>>> C;
+  [[no_unique_address]] Support<T, Slot::D,
+                                detail::stored_kind<KD, is_kind_v<KD> && !is_low_rank_v<KD>>> D;
+  [[no_unique_address]] Support<T, Slot::E,
+                                detail::stored_kind<KE, is_kind_v<KE> && !is_low_rank_v<KE>>> E;
+
+  Adapter() = default;
+  /// Zero-filled tensors for a layer whose frozen weight is out x in.
+  Adapter(Eigen::Index out, Eigen::Index in)
+      : A(out, in), B(out, in), C(out, in), D(out, in), E(out, in) {}
+
+  /// Calls f(name, role, tensor) for every tensor, in the order
+  /// Ad, Au, Bd, Bu, Cd, Cu, D, E (absent ones skipped). `tensor` is an
+  /// Eigen::Map over the stored values: writable here, read-only on a const adapter.
+  template <typename F>
+  void for_each_tensor(F&& f) {
+    A.for_each_tensor(f);
+    B.for_each_tensor(f);
+    C.for_each_tensor(f);
+    D.for_each_tensor(f);
+    E.for_each_tensor(f);
+  }
+  template <typename F>
+  void for_each_tensor(F&& f) const {
+    A.for_each_tensor(f);
+    B.for_each_tensor(f);
+    C.for_each_tensor(f);
+    D.for_each_tensor(f);
+    E.for_each_tensor(f);
+  }
+
+  /// Throws shape_error unless every tensor has its shape for an out x in layer.
+  void check(Eigen::Index out, Eigen::Index in) const {
+    A.check(out, in);
+    B.check(out, in);
+    C.check(out, in);
+    D.check(out, in);
+    E.check(out, in);
+  }
+
+  /// The reference initialisation: downs, vectors and scalars zero; each up
+  /// (r x k) drawn from U(-a, a) with a = sqrt(6 / (k + r)). The adapted layer
+  /// then equals the frozen one exactly. The same seed gives the same tensors
+  /// on every platform.
+  void initialize(std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    for_each_tensor([&rng](const char*, Role role, auto t) {
+      if (role != Role::up) {
+        t.setZero();
+        return;
+      }
+      const T bound = static_cast<T>(std::sqrt(6.0 / static_cast<double>(t.rows() + t.cols())));
+      for (Eigen::Index j = 0; j < t.cols(); ++j) {
+        for (Eigen::Index i = 0; i < t.rows(); ++i) {
+          // 53 random bits -> [0, 1); std distributions differ between libraries.
+          const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+          t(i, j) = static_cast<T>(2.0 * u - 1.0) * bound;
+        }
+      }
+    });
+  }
+
+  /// Zeroes downs, vectors and scalars (ups are kept), so that the layer
+  /// equals its frozen base again.
+  void reset_to_identity() {
+    for_each_tensor([](const char*, Role role, auto t) {
+      if (role != Role::up) t.setZero();
+    });
+  }
+};
+
+/// An adapter of the same type and shapes as `a`, every tensor zero: the
+/// starting point for accumulating gradients.
+template <typename T, typename KA, typename KB, typename KC, typename KD, typename KE>
+Adapter<T, KA, KB, KC, KD, KE> zeros_like(const Adapter<T, KA, KB, KC, KD, KE>& a) {
+  Adapter<T, KA, KB, KC, KD, KE> z = a;
+  z.for_each_tensor([](const char*, Role, auto t) { t.setZero(); });
+  return z;
+}
+
+/// Trainable parameters of the adapter: the sum of its tensors' sizes, which is
+/// the spec's count (LowRank k: k(m + n) in A and B, k(n + 1) in C; Vector: m,
+/// or n in C; Scalar: 1; None: 0).
+template <typename T, typename KA, typename KB, typename KC, typename KD, typename KE>
+Eigen::Index parameter_count(const Adapter<T, KA, KB, KC, KD, KE>& a) {
+  Eigen::Index count = 0;
+  a.for_each_tensor([&count](const char*, Role, const auto& t) { count += t.size(); });
+  return count;
+}
+
+}  // namespace glora

@@ -1,0 +1,59 @@
+#pragma once
+// The bias side of the layer, shared by the unmerged forward and by merge:
+// the prompt c of slot C, and b0 + b0 ⊙ D + E.
+
+#include <glora/adapter.hpp>
+#include <glora/kinds.hpp>
+#include <glora/support.hpp>
+
+#include <Eigen/Core>
+
+namespace glora::detail {
+
+/// True when slot C contributes the prompt term W0 c.
+template <typename Adapter>
+inline constexpr bool has_prompt_v = !is_none_v<typename Adapter::kind_c>;
+
+/// Writes the n entries of c that slot C produces.
+template <typename T, typename K, typename Out>
+void write_prompt(const Support<T, Slot::C, K>& C, Out&& c) {
+  if constexpr (is_low_rank_v<K>) {
+    c.noalias() = C.down * C.up;
+  } else if constexpr (std::is_same_v<K, Vector>) {
+    c = C.value;
+  } else if constexpr (std::is_same_v<K, Scalar>) {
+    c.setConstant(C.value);
+  }
+}
+
+/// True when the layer's bias can be nonzero: a frozen bias, or E or C active.
+template <typename Adapter>
+constexpr bool adds_bias(bool has_bias) {
+  return has_bias || has_prompt_v<Adapter> || !is_none_v<typename Adapter::kind_e>;
+}
+
+/// b = b0 + b0 ⊙ D + E (without a frozen bias: b = E). The prompt term W0 c is
+/// the caller's to add. Elementwise, so `b` may be b0's own storage.
+template <typename T, typename Adapter, typename B0, typename Out>
+void write_bias_without_prompt(const B0& b0, bool has_bias, const Adapter& ad, Out&& b) {
+  using KD = typename Adapter::kind_d;
+  using KE = typename Adapter::kind_e;
+  if (has_bias) {
+    if constexpr (std::is_same_v<KD, Vector>) {
+      b.array() = b0.array() * (T(1) + ad.D.value.array());
+    } else if constexpr (std::is_same_v<KD, Scalar>) {
+      b = b0 * (T(1) + ad.D.value);
+    } else {
+      b = b0;
+    }
+  } else {
+    b.setZero();
+  }
+  if constexpr (std::is_same_v<KE, Vector>) {
+    b += ad.E.value;
+  } else if constexpr (std::is_same_v<KE, Scalar>) {
+    b.array() += ad.E.value;
+  }
+}
+
+}  // namespace glora::detail

@@ -1,0 +1,170 @@
+#pragma once
+// Support<T, S, K>: the storage of one support tensor (slot S, kind K), and the
+// one place that knows its shape and the names of its tensors.
+
+#include <glora/errors.hpp>
+#include <glora/kinds.hpp>
+
+#include <Eigen/Core>
+
+#include <string>
+
+namespace glora {
+
+template <typename T>
+using MatrixX = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+template <typename T>
+using VectorX = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+
+/// What a tensor is to the reference initialisation: ups are drawn
+/// Xavier-uniform, downs and values start at zero.
+enum class Role { down, up, value };
+
+namespace detail {
+
+constexpr const char* slot_name(Slot s) {
+  switch (s) {
+    case Slot::A: return "A";
+    case Slot::B: return "B";
+    case Slot::C: return "C";
+    case Slot::D: return "D";
+    case Slot::E: return "E";
+  }
+  return "?";
+}
+
+// The reference's tensor names: Ad/Au ... Cd/Cu for the factors, the down
+// name for a vector or scalar (it is column 0 of down in the supernet), and
+// plain D and E.
+constexpr const char* down_name(Slot s) {
+  switch (s) {
+    case Slot::A: return "Ad";
+    case Slot::B: return "Bd";
+    case Slot::C: return "Cd";
+    case Slot::D: return "D";
+    case Slot::E: return "E";
+  }
+  return "?";
+}
+constexpr const char* up_name(Slot s) {
+  switch (s) {
+    case Slot::A: return "Au";
+    case Slot::B: return "Bu";
+    case Slot::C: return "Cu";
+    default: return "?";
+  }
+}
+
+/// Entries per vector: one per output row, except C which lives on the input side.
+constexpr Eigen::Index vector_size(Slot s, Eigen::Index out, Eigen::Index in) {
+  return s == Slot::C ? in : out;
+}
+
+template <typename Derived>
+void check_tensor(const Eigen::EigenBase<Derived>& t, Slot s, const char* name, Eigen::Index rows,
+                  Eigen::Index cols) {
+  const std::string what = std::string("adapter tensor ") + name + " (slot " + slot_name(s) + ")";
+  check_shape("glora", what.c_str(), t, rows, cols);
+}
+
+}  // namespace detail
+
+/// Primary template: specialised below for each kind.
+template <typename T, Slot S, typename K>
+struct Support;
+
+/// An absent slot: no storage, no work.
+template <typename T, Slot S>
+struct Support<T, S, None> {
+  using kind = None;
+  Support() = default;
+  Support(Eigen::Index /*out*/, Eigen::Index /*in*/) {}
+  template <typename F>
+  void for_each_tensor(F&& /*f*/) {}
+  template <typename F>
+  void for_each_tensor(F&& /*f*/) const {}
+  void check(Eigen::Index /*out*/, Eigen::Index /*in*/) const {}
+};
+
+/// One number for the whole slot.
+template <typename T, Slot S>
+struct Support<T, S, Scalar> {
+  using kind = Scalar;
+  T value = T(0);
+
+  Support() = default;
+  Support(Eigen::Index /*out*/, Eigen::Index /*in*/) {}
+  /// Calls f(name, role, tensor) with the value seen as a 1 x 1 matrix.
+  template <typename F>
+  void for_each_tensor(F&& f) {
+    f(detail::down_name(S), Role::value, Eigen::Map<MatrixX<T>>(&value, 1, 1));
+  }
+  template <typename F>
+  void for_each_tensor(F&& f) const {
+    f(detail::down_name(S), Role::value, Eigen::Map<const MatrixX<T>>(&value, 1, 1));
+  }
+  void check(Eigen::Index /*out*/, Eigen::Index /*in*/) const {}
+};
+
+/// One number per output row (per input for slot C).
+template <typename T, Slot S>
+struct Support<T, S, Vector> {
+  using kind = Vector;
+  VectorX<T> value;
+
+  Support() = default;
+  Support(Eigen::Index out, Eigen::Index in)
+      : value(VectorX<T>::Zero(detail::vector_size(S, out, in))) {}
+  template <typename F>
+  void for_each_tensor(F&& f) {
+    f(detail::down_name(S), Role::value, Eigen::Map<MatrixX<T>>(value.data(), value.size(), 1));
+  }
+  template <typename F>
+  void for_each_tensor(F&& f) const {
+    f(detail::down_name(S), Role::value,
+      Eigen::Map<const MatrixX<T>>(value.data(), value.size(), 1));
+  }
+  void check(Eigen::Index out, Eigen::Index in) const {
+    detail::check_tensor(value, S, detail::down_name(S), detail::vector_size(S, out, in), 1);
+  }
+};
+
+/// down · up of rank R. For A and B: down is out x R, up is R x in (the
+/// product has W0's shape). For C: down is in x R, up is R x 1 (c has in entries).
+template <typename T, Slot S, int R>
+struct Support<T, S, LowRank<R>> {
+  static_assert(S != Slot::D && S != Slot::E,
+                "glora: LowRank is only allowed in slots A, B and C (D and E take Vector, Scalar "
+                "or None)");
+  using kind = LowRank<R>;
+  static constexpr int rank = R;
+  MatrixX<T> down;
+  MatrixX<T> up;
+
+  Support() = default;
+  Support(Eigen::Index out, Eigen::Index in)
+      : down(MatrixX<T>::Zero(down_rows(out, in), R)), up(MatrixX<T>::Zero(R, up_cols(in))) {}
+  template <typename F>
+  void for_each_tensor(F&& f) {
+    f(detail::down_name(S), Role::down, Eigen::Map<MatrixX<T>>(down.data(), down.rows(), down.cols()));
+    f(detail::up_name(S), Role::up, Eigen::Map<MatrixX<T>>(up.data(), up.rows(), up.cols()));
+  }
+  template <typename F>
+  void for_each_tensor(F&& f) const {
+    f(detail::down_name(S), Role::down,
+      Eigen::Map<const MatrixX<T>>(down.data(), down.rows(), down.cols()));
+    f(detail::up_name(S), Role::up, Eigen::Map<const MatrixX<T>>(up.data(), up.rows(), up.cols()));
+  }
+  void check(Eigen::Index out, Eigen::Index in) const {
+    detail::check_tensor(down, S, detail::down_name(S), down_rows(out, in), R);
+    detail::check_tensor(up, S, detail::up_name(S), R, up_cols(in));
+  }
+
+ private:
+  static constexpr Eigen::Index down_rows(Eigen::Index out, Eigen::Index in) {
+    return S == Slot::C ? in : out;
+  }
+  static constexpr Eigen::Index up_cols(Eigen::Index in) { return S == Slot::C ? 1 : in; }
+};
+
+}  // namespace glora

@@ -1,0 +1,88 @@
+# Builds and runs a small outside project that uses glora, the way a user would.
+#
+#   MODE=install  install this build tree into a fresh prefix, check that only headers and CMake
+#                 package files were installed, then find_package(glora) from tests/consumer
+#   MODE=subdir   add_subdirectory() the source tree from tests/consumer_subdir
+#
+# Other inputs: GLORA_SOURCE_DIR, GLORA_BINARY_DIR, WORK_DIR, CONFIG, GENERATOR, CXX_COMPILER,
+# CXX_FLAGS (the compiler and flags of the calling build, so sanitizer builds stay consistent).
+
+foreach(var MODE GLORA_SOURCE_DIR GLORA_BINARY_DIR WORK_DIR GENERATOR CXX_COMPILER)
+  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+    message(FATAL_ERROR "run_consumer.cmake: ${var} is not set")
+  endif()
+endforeach()
+
+function(run)
+  string(REPLACE ";" " " pretty "${ARGN}")
+  message(STATUS "+ ${pretty}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "command failed (${result}): ${pretty}")
+  endif()
+endfunction()
+
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+
+set(config_args)
+set(build_config_args)
+if(NOT "${CONFIG}" STREQUAL "")
+  set(config_args "-DCMAKE_BUILD_TYPE=${CONFIG}")
+  set(build_config_args --config "${CONFIG}")
+endif()
+
+set(configure_args
+  -G "${GENERATOR}"
+  "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+  "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+  ${config_args})
+
+if(MODE STREQUAL "install")
+  set(prefix "${WORK_DIR}/prefix")
+  run("${CMAKE_COMMAND}" --install "${GLORA_BINARY_DIR}" --prefix "${prefix}" ${build_config_args})
+
+  # Only headers and the package's CMake files may be installed.
+  file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")
+  list(LENGTH installed count)
+  if(count EQUAL 0)
+    message(FATAL_ERROR "nothing was installed into ${prefix}")
+  endif()
+  set(has_config OFF)
+  set(has_header OFF)
+  foreach(file IN LISTS installed)
+    message(STATUS "installed: ${file}")
+    if(file MATCHES "^include/glora/.*\\.hpp$")
+      set(has_header ON)
+    elseif(file MATCHES "^[^/]+(/[^/]+)?/cmake/glora/[^/]+\\.cmake$")
+      if(file MATCHES "/gloraConfig\\.cmake$")
+        set(has_config ON)
+      endif()
+    else()
+      message(FATAL_ERROR "unexpected installed file: ${file}")
+    endif()
+  endforeach()
+  if(NOT has_header OR NOT has_config)
+    message(FATAL_ERROR "the install lacks include/glora/*.hpp or gloraConfig.cmake")
+  endif()
+
+  run("${CMAKE_COMMAND}" -S "${GLORA_SOURCE_DIR}/tests/consumer" -B "${WORK_DIR}/build"
+    ${configure_args}
+    "-DCMAKE_PREFIX_PATH=${prefix}"
+    "-DGLORA_EXPECTED_PREFIX=${prefix}"
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+elseif(MODE STREQUAL "subdir")
+  run("${CMAKE_COMMAND}" -S "${GLORA_SOURCE_DIR}/tests/consumer_subdir" -B "${WORK_DIR}/build"
+    ${configure_args}
+    "-DGLORA_SOURCE_DIR=${GLORA_SOURCE_DIR}")
+else()
+  message(FATAL_ERROR "run_consumer.cmake: unknown MODE '${MODE}'")
+endif()
+
+run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build" ${build_config_args})
+
+set(app "${WORK_DIR}/build/glora_consumer")
+if(NOT EXISTS "${app}" AND NOT "${CONFIG}" STREQUAL "")
+  set(app "${WORK_DIR}/build/${CONFIG}/glora_consumer")
+endif()
+run("${app}")

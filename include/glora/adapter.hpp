@@ -3,6 +3,7 @@
 // the walks over them (initialisation, zeroing, counting, naming).
 
 #include <glora/kinds.hpp>
+#include <glora/parameters.hpp>
 #include <glora/support.hpp>
 
 #include <Eigen/Core>
@@ -62,19 +63,24 @@ struct Adapter {
   /// Eigen::Map over the stored values: writable here, read-only on a const adapter.
   template <typename F>
   void for_each_tensor(F&& f) {
-    A.for_each_tensor(f);
-    B.for_each_tensor(f);
-    C.for_each_tensor(f);
-    D.for_each_tensor(f);
-    E.for_each_tensor(f);
+    visit(f, *this);
   }
   template <typename F>
   void for_each_tensor(F&& f) const {
-    A.for_each_tensor(f);
-    B.for_each_tensor(f);
-    C.for_each_tensor(f);
-    D.for_each_tensor(f);
-    E.for_each_tensor(f);
+    visit(f, *this);
+  }
+
+  /// Calls f(name, role, t...) for every tensor, in the order of
+  /// for_each_tensor, with t the matching tensor of each of `a` (adapters of
+  /// this type and equal shapes): how parameters, gradients and optimiser
+  /// state are walked together. The one place that lists the slots.
+  template <typename F, typename... Same>
+  static void visit(F&& f, Same&... a) {
+    decltype(A)::visit(f, a.A...);
+    decltype(B)::visit(f, a.B...);
+    decltype(C)::visit(f, a.C...);
+    decltype(D)::visit(f, a.D...);
+    decltype(E)::visit(f, a.E...);
   }
 
   /// Throws shape_error unless every tensor has its shape for an out x in layer.
@@ -116,24 +122,5 @@ struct Adapter {
     });
   }
 };
-
-/// An adapter of the same type and shapes as `a`, every tensor zero: the
-/// starting point for accumulating gradients.
-template <typename T, typename KA, typename KB, typename KC, typename KD, typename KE>
-Adapter<T, KA, KB, KC, KD, KE> zeros_like(const Adapter<T, KA, KB, KC, KD, KE>& a) {
-  Adapter<T, KA, KB, KC, KD, KE> z = a;
-  z.for_each_tensor([](const char*, Role, auto t) { t.setZero(); });
-  return z;
-}
-
-/// Trainable parameters of the adapter: the sum of its tensors' sizes, which is
-/// the spec's count (LowRank k: k(m + n) in A and B, k(n + 1) in C; Vector: m,
-/// or n in C; Scalar: 1; None: 0).
-template <typename T, typename KA, typename KB, typename KC, typename KD, typename KE>
-Eigen::Index parameter_count(const Adapter<T, KA, KB, KC, KD, KE>& a) {
-  Eigen::Index count = 0;
-  a.for_each_tensor([&count](const char*, Role, const auto& t) { count += t.size(); });
-  return count;
-}
 
 }  // namespace glora

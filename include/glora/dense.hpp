@@ -2,6 +2,7 @@
 // Dense<T>: a plain y = W x + b layer, what a GLoRA layer becomes once merged.
 
 #include <glora/errors.hpp>
+#include <glora/parameters.hpp>
 #include <glora/support.hpp>
 
 #include <Eigen/Core>
@@ -40,6 +41,50 @@ struct Dense {
     detail::check_shape("glora::Dense::forward", "Y", Y, out_features(), X.cols());
     Y.noalias() = weight * X;
     Y.colwise() += bias;
+  }
+
+  /// Backpropagates dY (out x N, the gradient of the loss w.r.t. Y) through
+  /// Y = weight · X + bias: adds dY Xᵀ to grads.weight and the row sums of dY
+  /// to grads.bias, and returns dX = weightᵀ dY (in x N).
+  MatrixX<T> backward(const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
+                      Dense& grads) const {
+    MatrixX<T> dX(in_features(), X.cols());
+    backward(X, dY, grads, dX);
+    return dX;
+  }
+
+  /// As backward(X, dY, grads), writing dX into caller storage (in x N),
+  /// which must not overlap X or dY.
+  void backward(const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
+                Dense& grads, Eigen::Ref<MatrixX<T>> dX) const {
+    constexpr const char* where = "glora::Dense::backward";
+    detail::check_shape(where, "bias", bias, out_features(), 1);
+    detail::check_rows(where, "X", X, in_features());
+    detail::check_shape(where, "dY", dY, out_features(), X.cols());
+    detail::check_shape(where, "dX", dX, in_features(), X.cols());
+    detail::check_shape(where, "grads.weight", grads.weight, out_features(), in_features());
+    detail::check_shape(where, "grads.bias", grads.bias, out_features(), 1);
+    grads.weight.noalias() += dY * X.transpose();
+    grads.bias += dY.rowwise().sum();
+    dX.noalias() = weight.transpose() * dY;
+  }
+
+  /// Calls f(name, role, tensor) for "weight" and "bias" (both Role::value),
+  /// so that optimisers and parameter_count treat a Dense layer like an adapter.
+  template <typename F>
+  void for_each_tensor(F&& f) {
+    visit(f, *this);
+  }
+  template <typename F>
+  void for_each_tensor(F&& f) const {
+    visit(f, *this);
+  }
+
+  /// Calls f(name, role, t...) per tensor with the matching tensor of each of `d`.
+  template <typename F, typename... Same>
+  static void visit(F&& f, Same&... d) {
+    f("weight", Role::value, detail::as_matrix(d.weight)...);
+    f("bias", Role::value, detail::as_matrix(d.bias)...);
   }
 };
 

@@ -4,9 +4,11 @@
 //   W = W0 + W0 ⊙ A + B,   b = b0 + b0 ⊙ D + E + W0 c,   y = W x + b
 
 #include <glora/adapter.hpp>
+#include <glora/backward_workspace.hpp>
 #include <glora/dense.hpp>
 #include <glora/errors.hpp>
 #include <glora/kinds.hpp>
 #include <glora/linear.hpp>
+#include <glora/parameters.hpp>
 #include <glora/support.hpp>
 #include <glora/workspace.hpp>

@@ -7,7 +7,9 @@
 // Both compute the same thing through one implementation, LinearBase.
 
 #include <glora/adapter.hpp>
+#include <glora/backward_workspace.hpp>
 #include <glora/dense.hpp>
+#include <glora/detail/backward.hpp>
 #include <glora/detail/forward.hpp>
 #include <glora/detail/merge.hpp>
 #include <glora/errors.hpp>
@@ -110,6 +112,38 @@ class LinearBase {
     unmerged_forward<T>(base_.W0, base_.b0, base_.has_bias, adapter_, X, Y, workspace);
   }
 
+  /// Backpropagates dY = ∂L/∂Y (out x N) for the input X (in x N) that
+  /// produced Y: adds ∂L/∂(every support tensor) to `grads` (an adapter of
+  /// the layer's shapes, e.g. from zeros_like(adapter())) and returns
+  /// dX = ∂L/∂X (in x N). W0 and b0 are frozen: no gradient is formed for them.
+  MatrixX<T> backward(const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
+                      adapter_type& grads) const {
+    MatrixX<T> dX(in_features(), X.cols());
+    backward(X, dY, grads, dX);
+    return dX;
+  }
+
+  /// As backward(X, dY, grads), writing dX into caller storage (in x N) that
+  /// must not overlap X or dY. Uses the layer's own backward workspace: not
+  /// for two threads at once on one layer (see the overload below).
+  void backward(const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
+                adapter_type& grads, Eigen::Ref<MatrixX<T>> dX) const {
+    backward(X, dY, grads, dX, backward_workspace_);
+  }
+
+  /// As backward(X, dY, grads, dX), with caller-owned scratch.
+  void backward(const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
+                adapter_type& grads, Eigen::Ref<MatrixX<T>> dX,
+                BackwardWorkspace<T>& workspace) const {
+    constexpr const char* where = "glora::Linear::backward";
+    adapter_.check(out_features(), in_features());
+    grads.check(out_features(), in_features());
+    check_rows(where, "X", X, in_features());
+    check_shape(where, "dY", dY, out_features(), X.cols());
+    check_shape(where, "dX", dX, in_features(), X.cols());
+    unmerged_backward<T>(base_.W0, base_.b0, base_.has_bias, adapter_, X, dY, grads, dX, workspace);
+  }
+
   /// The merged plain layer: weight W0 + W0 ⊙ A + B, bias b0 + b0 ⊙ D + E + W0 c.
   Dense<T> merge() const {
     Dense<T> merged;
@@ -150,6 +184,7 @@ class LinearBase {
   Base base_;
   adapter_type adapter_;
   mutable Workspace<T> workspace_;
+  mutable BackwardWorkspace<T> backward_workspace_;
 };
 
 }  // namespace detail

@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 
 #include <string>
+#include <type_traits>
 
 namespace glora {
 
@@ -60,6 +61,24 @@ constexpr Eigen::Index vector_size(Slot s, Eigen::Index out, Eigen::Index in) {
   return s == Slot::C ? in : out;
 }
 
+/// A stored tensor (matrix, vector or single number) seen as an Eigen::Map of
+/// a matrix, read-only when the storage is const: the one shape in which
+/// every tensor is visited.
+template <typename Storage>
+auto as_matrix(Storage& x) {
+  using Plain = std::remove_const_t<Storage>;
+  if constexpr (std::is_arithmetic_v<Plain>) {
+    using Matrix =
+        std::conditional_t<std::is_const_v<Storage>, const MatrixX<Plain>, MatrixX<Plain>>;
+    return Eigen::Map<Matrix>(&x, 1, 1);
+  } else {
+    using Scalar = typename Plain::Scalar;
+    using Matrix =
+        std::conditional_t<std::is_const_v<Storage>, const MatrixX<Scalar>, MatrixX<Scalar>>;
+    return Eigen::Map<Matrix>(x.data(), x.rows(), x.cols());
+  }
+}
+
 template <typename Derived>
 void check_tensor(const Eigen::EigenBase<Derived>& t, Slot s, const char* name, Eigen::Index rows,
                   Eigen::Index cols) {
@@ -79,10 +98,8 @@ struct Support<T, S, None> {
   using kind = None;
   Support() = default;
   Support(Eigen::Index /*out*/, Eigen::Index /*in*/) {}
-  template <typename F>
-  void for_each_tensor(F&& /*f*/) {}
-  template <typename F>
-  void for_each_tensor(F&& /*f*/) const {}
+  template <typename F, typename... Same>
+  static void visit(F&& /*f*/, Same&... /*s*/) {}
   void check(Eigen::Index /*out*/, Eigen::Index /*in*/) const {}
 };
 
@@ -94,14 +111,10 @@ struct Support<T, S, Scalar> {
 
   Support() = default;
   Support(Eigen::Index /*out*/, Eigen::Index /*in*/) {}
-  /// Calls f(name, role, tensor) with the value seen as a 1 x 1 matrix.
-  template <typename F>
-  void for_each_tensor(F&& f) {
-    f(detail::down_name(S), Role::value, Eigen::Map<MatrixX<T>>(&value, 1, 1));
-  }
-  template <typename F>
-  void for_each_tensor(F&& f) const {
-    f(detail::down_name(S), Role::value, Eigen::Map<const MatrixX<T>>(&value, 1, 1));
+  /// Calls f(name, role, t...) with the value of each of `s` seen as a 1 x 1 matrix.
+  template <typename F, typename... Same>
+  static void visit(F&& f, Same&... s) {
+    f(detail::down_name(S), Role::value, detail::as_matrix(s.value)...);
   }
   void check(Eigen::Index /*out*/, Eigen::Index /*in*/) const {}
 };
@@ -115,14 +128,10 @@ struct Support<T, S, Vector> {
   Support() = default;
   Support(Eigen::Index out, Eigen::Index in)
       : value(VectorX<T>::Zero(detail::vector_size(S, out, in))) {}
-  template <typename F>
-  void for_each_tensor(F&& f) {
-    f(detail::down_name(S), Role::value, Eigen::Map<MatrixX<T>>(value.data(), value.size(), 1));
-  }
-  template <typename F>
-  void for_each_tensor(F&& f) const {
-    f(detail::down_name(S), Role::value,
-      Eigen::Map<const MatrixX<T>>(value.data(), value.size(), 1));
+  /// Calls f(name, role, t...) with the vector of each of `s` seen as a column.
+  template <typename F, typename... Same>
+  static void visit(F&& f, Same&... s) {
+    f(detail::down_name(S), Role::value, detail::as_matrix(s.value)...);
   }
   void check(Eigen::Index out, Eigen::Index in) const {
     detail::check_tensor(value, S, detail::down_name(S), detail::vector_size(S, out, in), 1);
@@ -144,16 +153,11 @@ struct Support<T, S, LowRank<R>> {
   Support() = default;
   Support(Eigen::Index out, Eigen::Index in)
       : down(MatrixX<T>::Zero(down_rows(out, in), R)), up(MatrixX<T>::Zero(R, up_cols(in))) {}
-  template <typename F>
-  void for_each_tensor(F&& f) {
-    f(detail::down_name(S), Role::down, Eigen::Map<MatrixX<T>>(down.data(), down.rows(), down.cols()));
-    f(detail::up_name(S), Role::up, Eigen::Map<MatrixX<T>>(up.data(), up.rows(), up.cols()));
-  }
-  template <typename F>
-  void for_each_tensor(F&& f) const {
-    f(detail::down_name(S), Role::down,
-      Eigen::Map<const MatrixX<T>>(down.data(), down.rows(), down.cols()));
-    f(detail::up_name(S), Role::up, Eigen::Map<const MatrixX<T>>(up.data(), up.rows(), up.cols()));
+  /// Calls f(name, role, t...) for down, then for up, of each of `s`.
+  template <typename F, typename... Same>
+  static void visit(F&& f, Same&... s) {
+    f(detail::down_name(S), Role::down, detail::as_matrix(s.down)...);
+    f(detail::up_name(S), Role::up, detail::as_matrix(s.up)...);
   }
   void check(Eigen::Index out, Eigen::Index in) const {
     detail::check_tensor(down, S, detail::down_name(S), down_rows(out, in), R);

@@ -1,0 +1,66 @@
+#pragma once
+// Walks over a set of trainable tensors (an Adapter, a Dense layer): visiting
+// several sets side by side, zero copies, counting.
+//
+// A parameter set is a type with a static visit(f, sets...) that calls
+// f(name, role, t...) once per tensor, t being that tensor of each set seen
+// as an Eigen::Map of a matrix (see detail::as_matrix).
+
+#include <glora/support.hpp>
+
+#include <Eigen/Core>
+
+#include <type_traits>
+#include <utility>
+
+namespace glora {
+
+namespace detail {
+struct ignore_tensors {
+  template <typename... Args>
+  void operator()(Args&&...) const {}
+};
+
+template <typename P, typename = void>
+struct has_visit : std::false_type {};
+template <typename P>
+struct has_visit<P, std::void_t<decltype(P::visit(ignore_tensors{}, std::declval<P&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
+/// True for the types the walks below accept (Adapter, Dense).
+template <typename P>
+inline constexpr bool is_parameter_set_v = detail::has_visit<std::remove_const_t<P>>::value;
+
+/// Calls f(name, role, t, ts...) for every tensor of `params`, where ts are
+/// the matching tensors of `others` (sets of the same type and shapes), e.g.
+/// parameters with their gradients. Each t is writable unless its set is const.
+template <typename F, typename Params, typename... Others>
+std::enable_if_t<is_parameter_set_v<Params>> for_each_tensor(F&& f, Params& params,
+                                                             Others&... others) {
+  using Set = std::remove_const_t<Params>;
+  static_assert((std::is_same_v<Set, std::remove_const_t<Others>> && ...),
+                "glora::for_each_tensor: every set must have the same type");
+  Set::visit(f, params, others...);
+}
+
+/// A set of the same type and shapes as `params` with every tensor zero: the
+/// starting point for accumulating gradients.
+template <typename Params, typename = std::enable_if_t<is_parameter_set_v<Params>>>
+Params zeros_like(const Params& params) {
+  Params zeros = params;
+  for_each_tensor([](const char*, Role, auto t) { t.setZero(); }, zeros);
+  return zeros;
+}
+
+/// Trainable parameters of the set: the sum of its tensors' sizes. For an
+/// adapter this is the spec's count (LowRank k: k(m + n) in A and B, k(n + 1)
+/// in C; Vector: m, or n in C; Scalar: 1; None: 0).
+template <typename Params, typename = std::enable_if_t<is_parameter_set_v<Params>>>
+Eigen::Index parameter_count(const Params& params) {
+  Eigen::Index count = 0;
+  for_each_tensor([&count](const char*, Role, const auto& t) { count += t.size(); }, params);
+  return count;
+}
+
+}  // namespace glora

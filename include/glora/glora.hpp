@@ -9,6 +9,8 @@
 #include <glora/errors.hpp>
 #include <glora/kinds.hpp>
 #include <glora/linear.hpp>
+#include <glora/optim.hpp>
 #include <glora/parameters.hpp>
+#include <glora/presets.hpp>
 #include <glora/support.hpp>
 #include <glora/workspace.hpp>

@@ -33,15 +33,13 @@ template <typename P>
 inline constexpr bool is_parameter_set_v = detail::has_visit<std::remove_const_t<P>>::value;
 
 /// Calls f(name, role, t, ts...) for every tensor of `params`, where ts are
-/// the matching tensors of `others` (sets of the same type and shapes), e.g.
-/// parameters with their gradients. Each t is writable unless its set is const.
+/// the matching tensors of `others`: sets of the same kinds and shapes (the
+/// scalar type may differ), e.g. parameters with their gradients. Each t is
+/// writable unless its set is const.
 template <typename F, typename Params, typename... Others>
 std::enable_if_t<is_parameter_set_v<Params>> for_each_tensor(F&& f, Params& params,
                                                              Others&... others) {
-  using Set = std::remove_const_t<Params>;
-  static_assert((std::is_same_v<Set, std::remove_const_t<Others>> && ...),
-                "glora::for_each_tensor: every set must have the same type");
-  Set::visit(f, params, others...);
+  std::remove_const_t<Params>::visit(f, params, others...);
 }
 
 /// A set of the same type and shapes as `params` with every tensor zero: the

@@ -89,7 +89,9 @@ void backward_through_w0t(const W0Type& W0, const Adapter& ad,
     const Eigen::Index prompt_col = N * (1 + rank_a);
     ws.stacked.resize(dY.rows(), prompt_col + (prompt ? 1 : 0));
     if constexpr (std::is_same_v<KA, Vector>) {
-      ws.stacked.leftCols(N).array() = dY.array().colwise() * (T(1) + ad.A.value.array());
+      // dY + diag(v) dY rather than (1 + v) ⊙ dY: a broadcast expression would be
+      // evaluated into a temporary, a stored vector is not.
+      ws.stacked.leftCols(N) = dY + ad.A.value.asDiagonal() * dY;
     } else if constexpr (std::is_same_v<KA, Scalar>) {
       ws.stacked.leftCols(N) = dY * (T(1) + ad.A.value);
     } else {

@@ -168,7 +168,7 @@ TEST_CASE("training with backward and AdamW fits a reachable target, and merging
   for (int step = 0; step < steps; ++step) {
     adam.set_learning_rate(glora::cosine_schedule(step, steps, 100, 0.05));
     loss_and_gradient(dY);
-    glora::for_each_tensor([](const char*, glora::Role, auto g) { g.setZero(); }, grads);
+    glora::set_zero(grads);
     layer.backward(X, dY, grads);
     adam.step(layer.adapter(), grads);
   }

@@ -42,12 +42,19 @@ std::enable_if_t<is_parameter_set_v<Params>> for_each_tensor(F&& f, Params& para
   std::remove_const_t<Params>::visit(f, params, others...);
 }
 
+/// Zeroes every tensor of the set in place, keeping its shapes: clears
+/// accumulated gradients between steps without allocating.
+template <typename Params, typename = std::enable_if_t<is_parameter_set_v<Params>>>
+void set_zero(Params& params) {
+  for_each_tensor([](const char*, Role, auto t) { t.setZero(); }, params);
+}
+
 /// A set of the same type and shapes as `params` with every tensor zero: the
 /// starting point for accumulating gradients.
 template <typename Params, typename = std::enable_if_t<is_parameter_set_v<Params>>>
 Params zeros_like(const Params& params) {
   Params zeros = params;
-  for_each_tensor([](const char*, Role, auto t) { t.setZero(); }, zeros);
+  set_zero(zeros);
   return zeros;
 }
 

@@ -11,8 +11,17 @@ list(SORT files)
 list(LENGTH files count)
 message(STATUS "checking the format of ${count} files")
 
-execute_process(COMMAND "${CLANG_FORMAT}" --dry-run -Werror ${files}
-  WORKING_DIRECTORY "${SOURCE_DIR}" RESULT_VARIABLE result)
-if(NOT result EQUAL 0)
-  message(FATAL_ERROR "some files are not clang-formatted; run clang-format -i on them")
+set(unformatted)
+foreach(file IN LISTS files)
+  execute_process(COMMAND "${CLANG_FORMAT}" --dry-run -Werror "${file}"
+    WORKING_DIRECTORY "${SOURCE_DIR}" RESULT_VARIABLE result OUTPUT_QUIET ERROR_QUIET)
+  if(NOT result EQUAL 0)
+    file(RELATIVE_PATH relative "${SOURCE_DIR}" "${file}")
+    list(APPEND unformatted "${relative}")
+  endif()
+endforeach()
+if(unformatted)
+  list(JOIN unformatted " " names)
+  message(FATAL_ERROR "not clang-formatted; fix with (from the source directory):\n"
+    "  clang-format -i ${names}")
 endif()

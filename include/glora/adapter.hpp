@@ -49,9 +49,11 @@ struct Adapter {
   [[no_unique_address]] Support<T, Slot::B, detail::stored_kind<KB, is_kind_v<KB>>> B;
   [[no_unique_address]] Support<T, Slot::C, detail::stored_kind<KC, is_kind_v<KC>>> C;
   [[no_unique_address]] Support<T, Slot::D,
-                                detail::stored_kind<KD, is_kind_v<KD> && !is_low_rank_v<KD>>> D;
+                                detail::stored_kind<KD, is_kind_v<KD> && !is_low_rank_v<KD>>>
+      D;
   [[no_unique_address]] Support<T, Slot::E,
-                                detail::stored_kind<KE, is_kind_v<KE> && !is_low_rank_v<KE>>> E;
+                                detail::stored_kind<KE, is_kind_v<KE> && !is_low_rank_v<KE>>>
+      E;
 
   Adapter() = default;
   /// Zero-filled tensors for a layer whose frozen weight is out x in.

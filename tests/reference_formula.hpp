@@ -1,0 +1,420 @@
+// The GLoRA layer written out plainly, element by element, as the contract
+// states it (spec/glora.md):
+//
+//     W = W0 + W0 (.) A + B
+//     b = b0 + b0 (.) D + E + W0 c        (no bias: b = E + W0 c)
+//     y = W x + b
+//
+// Every support tensor is first expanded to the full value that enters the
+// formula (A, B: m x n; c: n; D, E: m), following the spec's table, with
+// explicit loops. Nothing here calls into the library's arithmetic: the only
+// things read from an adapter are its stored tensors.
+//
+// The reference is evaluated in long double. The same code run on the
+// absolute values of every input gives, for each entry, the sum of the
+// magnitudes of the terms that make it up; a correct float/double evaluation
+// in any order stays within (a few ulps x number of terms) x that magnitude,
+// which is what the comparisons below use as the error bound.
+#ifndef GLORA_TESTS_REFERENCE_FORMULA_HPP
+#define GLORA_TESTS_REFERENCE_FORMULA_HPP
+
+#include <glora/glora.hpp>
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+// The helpers below are instantiated for every configuration of the search
+// space; keeping them out of line keeps those hundreds of instantiations
+// cheap to compile.
+#if defined(__GNUC__) || defined(__clang__)
+#define GLORA_TEST_OUT_OF_LINE [[gnu::noinline]]
+#else
+#define GLORA_TEST_OUT_OF_LINE
+#endif
+
+namespace glora_test {
+
+using Index = Eigen::Index;
+using Real = long double;
+using RealMatrix = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic>;
+using RealVector = Eigen::Matrix<Real, Eigen::Dynamic, 1>;
+
+// ---------------------------------------------------------------- kinds
+
+template <class K>
+struct low_rank_traits {
+  static constexpr bool value = false;
+  static constexpr Index rank = 0;
+};
+
+template <auto R>
+struct low_rank_traits<glora::LowRank<R>> {
+  static constexpr bool value = true;
+  static constexpr Index rank = static_cast<Index>(R);
+};
+
+template <class K>
+constexpr bool is_none = std::is_same_v<K, glora::None>;
+template <class K>
+constexpr bool is_scalar = std::is_same_v<K, glora::Scalar>;
+template <class K>
+constexpr bool is_vector = std::is_same_v<K, glora::Vector>;
+template <class K>
+constexpr bool is_low_rank = low_rank_traits<K>::value;
+template <class K>
+constexpr Index rank_of = low_rank_traits<K>::rank;
+
+template <class K>
+std::string kind_name() {
+  if constexpr (is_none<K>) {
+    return "None";
+  } else if constexpr (is_scalar<K>) {
+    return "Scalar";
+  } else if constexpr (is_vector<K>) {
+    return "Vector";
+  } else {
+    static_assert(is_low_rank<K>, "unknown kind");
+    return "LowRank<" + std::to_string(rank_of<K>) + ">";
+  }
+}
+
+template <class KA, class KB, class KC, class KD, class KE>
+std::string config_name() {
+  return "A=" + kind_name<KA>() + " B=" + kind_name<KB>() + " C=" + kind_name<KC>() +
+         " D=" + kind_name<KD>() + " E=" + kind_name<KE>();
+}
+
+// ---------------------------------------------------- stored shapes (table)
+
+template <class M>
+void require_shape(const M& stored, Index rows, Index cols, const char* what) {
+  if (stored.rows() != rows || stored.cols() != cols) {
+    std::ostringstream msg;
+    msg << what << " is stored as " << stored.rows() << " x " << stored.cols() << ", the spec says "
+        << rows << " x " << cols;
+    throw std::logic_error(msg.str());
+  }
+}
+
+// Slots A and B (m x n layer): LowRank: down m x r, up r x n; Vector: m.
+template <class K, class Support>
+GLORA_TEST_OUT_OF_LINE void require_weight_slot_shape(const Support& s, Index m, Index n,
+                                                      const char* slot) {
+  const std::string name(slot);
+  if constexpr (is_low_rank<K>) {
+    require_shape(s.down, m, rank_of<K>, (name + "d").c_str());
+    require_shape(s.up, rank_of<K>, n, (name + "u").c_str());
+  } else if constexpr (is_vector<K>) {
+    require_shape(s.value, m, 1, slot);
+  }
+}
+
+// Slot C: LowRank: down n x r, up r x 1; Vector: n.
+template <class K, class Support>
+GLORA_TEST_OUT_OF_LINE void require_c_slot_shape(const Support& s, Index n) {
+  if constexpr (is_low_rank<K>) {
+    require_shape(s.down, n, rank_of<K>, "Cd");
+    require_shape(s.up, rank_of<K>, 1, "Cu");
+  } else if constexpr (is_vector<K>) {
+    require_shape(s.value, n, 1, "C");
+  }
+}
+
+// Slots D and E: Vector: m.
+template <class K, class Support>
+GLORA_TEST_OUT_OF_LINE void require_bias_slot_shape(const Support& s, Index m, const char* slot) {
+  static_assert(!is_low_rank<K>, "D and E take no LowRank");
+  if constexpr (is_vector<K>) {
+    require_shape(s.value, m, 1, slot);
+  }
+}
+
+template <class T, class KA, class KB, class KC, class KD, class KE>
+void require_spec_shapes(const glora::Adapter<T, KA, KB, KC, KD, KE>& ad, Index m, Index n) {
+  require_weight_slot_shape<KA>(ad.A, m, n, "A");
+  require_weight_slot_shape<KB>(ad.B, m, n, "B");
+  require_c_slot_shape<KC>(ad.C, n);
+  require_bias_slot_shape<KD>(ad.D, m, "D");
+  require_bias_slot_shape<KE>(ad.E, m, "E");
+}
+
+// Number of values a slot stores (its trainable parameters).
+template <class K, class Support>
+Index stored_count(const Support& s) {
+  if constexpr (is_low_rank<K>) {
+    return s.down.size() + s.up.size();
+  } else if constexpr (is_vector<K>) {
+    return s.value.size();
+  } else if constexpr (is_scalar<K>) {
+    return 1;
+  } else {
+    return 0;
+  }
+}
+
+// Whether every value a slot stores is zero (None: trivially).
+template <class K, class Support>
+bool all_zero(const Support& s) {
+  if constexpr (is_low_rank<K>) {
+    return (s.down.array() == 0).all() && (s.up.array() == 0).all();
+  } else if constexpr (is_vector<K>) {
+    return (s.value.array() == 0).all();
+  } else if constexpr (is_scalar<K>) {
+    return s.value == 0;
+  } else {
+    return true;
+  }
+}
+
+// ------------------------------------------- full values of the supports
+
+inline Real value_of(Real v, bool magnitude) { return magnitude ? std::fabs(v) : v; }
+
+// A or B as the full m x n matrix that enters W = W0 + W0 (.) A + B.
+template <class K, class Support>
+GLORA_TEST_OUT_OF_LINE RealMatrix full_weight_support(const Support& s, Index m, Index n,
+                                                      bool magnitude) {
+  RealMatrix full(m, n);
+  for (Index i = 0; i < m; ++i) {
+    for (Index j = 0; j < n; ++j) {
+      Real v = 0;
+      if constexpr (is_scalar<K>) {
+        v = value_of(s.value, magnitude);  // X[i][j] = s
+      } else if constexpr (is_vector<K>) {
+        v = value_of(s.value(i), magnitude);  // X[i][j] = v[i]
+      } else if constexpr (is_low_rank<K>) {
+        for (Index k = 0; k < rank_of<K>; ++k) {  // X = down . up
+          v += value_of(s.down(i, k), magnitude) * value_of(s.up(k, j), magnitude);
+        }
+      }
+      full(i, j) = v;
+    }
+  }
+  return full;
+}
+
+// c, the n-vector produced by slot C.
+template <class K, class Support>
+GLORA_TEST_OUT_OF_LINE RealVector full_c(const Support& s, Index n, bool magnitude) {
+  RealVector c(n);
+  for (Index j = 0; j < n; ++j) {
+    Real v = 0;
+    if constexpr (is_scalar<K>) {
+      v = value_of(s.value, magnitude);  // extension: c[j] = s
+    } else if constexpr (is_vector<K>) {
+      v = value_of(s.value(j), magnitude);  // c = v
+    } else if constexpr (is_low_rank<K>) {
+      for (Index k = 0; k < rank_of<K>; ++k) {  // c = down (n x r) . up (r x 1)
+        v += value_of(s.down(j, k), magnitude) * value_of(s.up(k, 0), magnitude);
+      }
+    }
+    c(j) = v;
+  }
+  return c;
+}
+
+// D or E as the full m-vector.
+template <class K, class Support>
+GLORA_TEST_OUT_OF_LINE RealVector full_bias_support(const Support& s, Index m, bool magnitude) {
+  RealVector full(m);
+  for (Index i = 0; i < m; ++i) {
+    Real v = 0;
+    if constexpr (is_scalar<K>) {
+      v = value_of(s.value, magnitude);
+    } else if constexpr (is_vector<K>) {
+      v = value_of(s.value(i), magnitude);
+    }
+    full(i) = v;
+  }
+  return full;
+}
+
+// ------------------------------------------------------------ the layer
+
+struct Reference {
+  RealMatrix W;  // m x n
+  RealVector b;  // m
+
+  // y = W x + b, column by column.
+  RealMatrix forward(const RealMatrix& X) const {
+    RealMatrix Y(W.rows(), X.cols());
+    for (Index k = 0; k < X.cols(); ++k) {
+      for (Index i = 0; i < W.rows(); ++i) {
+        Real y = b(i);
+        for (Index j = 0; j < W.cols(); ++j) {
+          y += W(i, j) * X(j, k);
+        }
+        Y(i, k) = y;
+      }
+    }
+    return Y;
+  }
+};
+
+template <class Derived>
+RealMatrix to_real(const Eigen::MatrixBase<Derived>& M, bool magnitude = false) {
+  RealMatrix R(M.rows(), M.cols());
+  for (Index i = 0; i < M.rows(); ++i) {
+    for (Index j = 0; j < M.cols(); ++j) {
+      R(i, j) = value_of(static_cast<Real>(M(i, j)), magnitude);
+    }
+  }
+  return R;
+}
+
+// The full values of the five supports (A, B: m x n; c: n; D, E: m).
+struct Supports {
+  RealMatrix A;
+  RealMatrix B;
+  RealVector c;
+  RealVector D;
+  RealVector E;
+};
+
+template <class T, class KA, class KB, class KC, class KD, class KE>
+Supports expand(const glora::Adapter<T, KA, KB, KC, KD, KE>& ad, Index m, Index n,
+                bool magnitude = false) {
+  require_spec_shapes(ad, m, n);
+  return {full_weight_support<KA>(ad.A, m, n, magnitude),
+          full_weight_support<KB>(ad.B, m, n, magnitude), full_c<KC>(ad.C, n, magnitude),
+          full_bias_support<KD>(ad.D, m, magnitude), full_bias_support<KE>(ad.E, m, magnitude)};
+}
+
+// W = W0 + W0 (.) A + B;  b = b0 + b0 (.) D + E + W0 c  (b0 == nullptr: the
+// layer has no bias, b = E + W0 c).
+inline Reference combine(const RealMatrix& W0, const RealVector* b0, const Supports& s) {
+  const Index m = W0.rows();
+  const Index n = W0.cols();
+  Reference r;
+  r.W.resize(m, n);
+  for (Index i = 0; i < m; ++i) {
+    for (Index j = 0; j < n; ++j) {
+      r.W(i, j) = W0(i, j) + W0(i, j) * s.A(i, j) + s.B(i, j);
+    }
+  }
+  r.b.resize(m);
+  for (Index i = 0; i < m; ++i) {
+    Real W0c = 0;
+    for (Index j = 0; j < n; ++j) {
+      W0c += W0(i, j) * s.c(j);
+    }
+    if (b0 != nullptr) {
+      r.b(i) = (*b0)(i) + (*b0)(i)*s.D(i) + s.E(i) + W0c;
+    } else {
+      r.b(i) = s.E(i) + W0c;  // no bias: D has no effect
+    }
+  }
+  return r;
+}
+
+// The merged layer W, b for frozen W0 (m x n), optional b0 (nullptr: the
+// layer has no bias) and the adapter's tensors.
+template <class T, class KA, class KB, class KC, class KD, class KE>
+Reference reference_layer(const glora::MatrixX<T>& W0, const glora::VectorX<T>* b0,
+                          const glora::Adapter<T, KA, KB, KC, KD, KE>& ad, bool magnitude = false) {
+  const Supports supports = expand(ad, W0.rows(), W0.cols(), magnitude);
+  if (b0 == nullptr) {
+    return combine(to_real(W0, magnitude), nullptr, supports);
+  }
+  const RealVector b0_real = to_real(*b0, magnitude);
+  return combine(to_real(W0, magnitude), &b0_real, supports);
+}
+
+// ----------------------------------------------------------- comparison
+
+template <class T>
+constexpr Real tolerance() {
+  return std::is_same_v<T, float> ? Real(1e-5) : Real(1e-12);
+}
+
+// "" when `actual` has the shape of `expected` and every entry is within
+// tol * magnitude of it; otherwise a description of the first mismatch.
+template <class Derived>
+GLORA_TEST_OUT_OF_LINE std::string mismatch(const Eigen::MatrixBase<Derived>& actual,
+                                            const RealMatrix& expected, const RealMatrix& magnitude,
+                                            Real tol) {
+  std::ostringstream msg;
+  if (actual.rows() != expected.rows() || actual.cols() != expected.cols()) {
+    msg << "shape " << actual.rows() << " x " << actual.cols() << ", expected " << expected.rows()
+        << " x " << expected.cols();
+    return msg.str();
+  }
+  for (Index j = 0; j < expected.cols(); ++j) {
+    for (Index i = 0; i < expected.rows(); ++i) {
+      const Real a = static_cast<Real>(actual(i, j));
+      const Real e = expected(i, j);
+      if (!(std::fabs(a - e) <= tol * magnitude(i, j))) {
+        msg.precision(10);
+        msg << "entry (" << i << ", " << j << ") is " << a << ", expected " << e << " (bound "
+            << tol * magnitude(i, j) << ")";
+        return msg.str();
+      }
+    }
+  }
+  return {};
+}
+
+// ------------------------------------------------------- random tensors
+
+// Nonzero values: magnitude in [0.25, 1.25), random sign.
+template <class T>
+T nonzero(std::mt19937& rng) {
+  std::uniform_real_distribution<double> magnitude(0.25, 1.25);
+  std::bernoulli_distribution negative(0.5);
+  const double v = magnitude(rng);
+  return static_cast<T>(negative(rng) ? -v : v);
+}
+
+template <class T>
+GLORA_TEST_OUT_OF_LINE glora::MatrixX<T> random_matrix(std::mt19937& rng, Index rows, Index cols) {
+  glora::MatrixX<T> M(rows, cols);
+  for (Index j = 0; j < cols; ++j) {
+    for (Index i = 0; i < rows; ++i) {
+      M(i, j) = nonzero<T>(rng);
+    }
+  }
+  return M;
+}
+
+template <class T>
+GLORA_TEST_OUT_OF_LINE glora::VectorX<T> random_vector(std::mt19937& rng, Index size) {
+  glora::VectorX<T> v(size);
+  for (Index i = 0; i < size; ++i) {
+    v(i) = nonzero<T>(rng);
+  }
+  return v;
+}
+
+template <class T, class K, class Support>
+GLORA_TEST_OUT_OF_LINE void fill_slot(Support& s, std::mt19937& rng) {
+  if constexpr (is_low_rank<K>) {
+    s.down = random_matrix<T>(rng, s.down.rows(), s.down.cols());
+    s.up = random_matrix<T>(rng, s.up.rows(), s.up.cols());
+  } else if constexpr (is_vector<K>) {
+    s.value = random_vector<T>(rng, s.value.size());
+  } else if constexpr (is_scalar<K>) {
+    s.value = nonzero<T>(rng);
+  }
+}
+
+// Fills every stored tensor of the adapter with random nonzero values,
+// after checking that the stored shapes are the spec's.
+template <class T, class KA, class KB, class KC, class KD, class KE>
+void fill_random(glora::Adapter<T, KA, KB, KC, KD, KE>& ad, Index m, Index n, std::mt19937& rng) {
+  require_spec_shapes(ad, m, n);
+  fill_slot<T, KA>(ad.A, rng);
+  fill_slot<T, KB>(ad.B, rng);
+  fill_slot<T, KC>(ad.C, rng);
+  fill_slot<T, KD>(ad.D, rng);
+  fill_slot<T, KE>(ad.E, rng);
+}
+
+}  // namespace glora_test
+
+#endif  // GLORA_TESTS_REFERENCE_FORMULA_HPP

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <random>
 #include <string>
 #include <vector>
@@ -110,6 +111,24 @@ double check_linear_backward(std::mt19937& rng, Eigen::Index m, Eigen::Index n, 
   const MatrixXd X = uniform_matrix(rng, n, N);
   const MatrixXd R = uniform_matrix(rng, m, N);
   return check_backward(layer, layer.adapter(), X, R);
+}
+
+/// check_linear_backward for every configuration of a list (a type list of
+/// types with members KA..KE), with and without bias, on a 4 x 3 layer at
+/// batch 2 and a 3 x 5 layer at batch 1. Returns the number of configurations.
+template <template <class...> class List, class... Configs>
+std::size_t check_configs_backward(List<Configs...>, std::mt19937& rng) {
+  const auto check = [&rng](auto config) {
+    using C = decltype(config);
+    for (const bool with_bias : {true, false}) {
+      check_linear_backward<typename C::KA, typename C::KB, typename C::KC, typename C::KD,
+                            typename C::KE>(rng, 4, 3, 2, with_bias);
+      check_linear_backward<typename C::KA, typename C::KB, typename C::KC, typename C::KD,
+                            typename C::KE>(rng, 3, 5, 1, with_bias);
+    }
+  };
+  (check(Configs{}), ...);
+  return sizeof...(Configs);
 }
 
 }  // namespace glora_test

@@ -99,6 +99,22 @@ TEST_CASE("backward adds to the gradients and agrees across its overloads", "[ba
       accumulated, start, fresh);
 }
 
+TEST_CASE("an empty batch adds nothing and returns an empty dX", "[backward]") {
+  glora::Linear<double, LowRank<2>, Vector, LowRank<1>, Vector, Scalar> layer(MatrixXd::Ones(4, 3),
+                                                                              VectorXd::Ones(4));
+  auto grads = glora::zeros_like(layer.adapter());
+  const MatrixXd dX = layer.backward(MatrixXd(3, 0), MatrixXd(4, 0), grads);
+  CHECK(dX.rows() == 3);
+  CHECK(dX.cols() == 0);
+  glora::for_each_tensor([](const char*, glora::Role, auto g) { CHECK(g.isZero()); }, grads);
+
+  glora::Dense<double> dense(MatrixXd::Ones(4, 3), VectorXd::Ones(4));
+  auto dense_grads = glora::zeros_like(dense);
+  CHECK(dense.backward(MatrixXd(3, 0), MatrixXd(4, 0), dense_grads).cols() == 0);
+  CHECK(dense_grads.weight.isZero());
+  CHECK(dense_grads.bias.isZero());
+}
+
 TEST_CASE("backward in float agrees with double", "[backward]") {
   std::mt19937 rng(9);
   const MatrixXd W0 = glora_test::uniform_matrix(rng, 6, 5);

@@ -64,6 +64,7 @@ struct Dense {
     detail::check_shape(where, "dX", dX, in_features(), X.cols());
     detail::check_shape(where, "grads.weight", grads.weight, out_features(), in_features());
     detail::check_shape(where, "grads.bias", grads.bias, out_features(), 1);
+    if (X.cols() == 0) return;  // nothing to add; row views of empty storage offset null
     grads.weight.noalias() += dY * X.transpose();
     grads.bias += dY.rowwise().sum();
     dX.noalias() = weight.transpose() * dY;

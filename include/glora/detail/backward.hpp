@@ -171,6 +171,9 @@ void unmerged_backward(const W0Type& W0, const B0Type& b0, bool has_bias, const 
                        const Eigen::Ref<const MatrixX<T>>& X,
                        const Eigen::Ref<const MatrixX<T>>& dY, Adapter& grads,
                        Eigen::Ref<MatrixX<T>> dX, BackwardWorkspace<T>& ws) {
+  // An empty batch adds nothing, and Eigen's row views of empty storage would
+  // offset a null pointer.
+  if (X.cols() == 0) return;
   ws.dy_sums = dY.rowwise().sum();
   accumulate_a_row_factors(W0, ad.A, X, dY, grads.A, ws);
   backward_through_w0t(W0, ad, X, dY, grads, dX, ws);

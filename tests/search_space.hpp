@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <random>
 #include <type_traits>
 
@@ -100,7 +101,11 @@ static_assert(
 template <class... Configs, class F>
 std::size_t for_each_config(type_list<Configs...>, F&& f) {
   std::size_t visited = 0;
-  ((f(Configs{}), ++visited), ...);
+  // A braced list rather than a fold expression: compilers cap the nesting
+  // depth of a fold (clang at 256), not the length of a list. Its elements
+  // are evaluated in order.
+  const std::initializer_list<int> calls{(f(Configs{}), ++visited, 0)...};
+  static_cast<void>(calls);
   return visited;
 }
 

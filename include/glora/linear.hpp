@@ -96,14 +96,16 @@ class LinearBase {
 
   /// Writes W X + b into Y, which must already be out x N. Uses the layer's
   /// own workspace: after the first call at a batch size it allocates
-  /// nothing, and it must not run on one layer from two threads at once
-  /// (give each thread a Workspace of its own with the overload below).
+  /// nothing. Safe to call from several threads at once: a call that finds
+  /// the workspace in use runs on a temporary one (and allocates); threads
+  /// that share a layer should pass their own Workspace to the overload below.
   void forward(const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y) const {
-    forward(X, Y, workspace_);
+    workspace_.use([&](Workspace<T>& ws) { forward(X, Y, ws); });
   }
 
   /// As forward(X, Y), with caller-owned scratch: safe from several threads
-  /// at once as long as each uses its own workspace.
+  /// at once as long as each uses its own workspace; allocation-free once the
+  /// workspace has seen the batch size.
   void forward(const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
                Workspace<T>& workspace) const {
     adapter_.check(out_features(), in_features());
@@ -183,7 +185,7 @@ class LinearBase {
  private:
   Base base_;
   adapter_type adapter_;
-  mutable Workspace<T> workspace_;
+  mutable detail::SharedWorkspace<T> workspace_;
   mutable BackwardWorkspace<T> backward_workspace_;
 };
 

@@ -14,16 +14,22 @@ namespace glora::detail {
 template <typename Adapter>
 inline constexpr bool has_prompt_v = !is_none_v<typename Adapter::kind_c>;
 
-/// Writes the n entries of c that slot C produces.
+/// Writes entries [first, first + c.size()) of the prompt c.
 template <typename T, typename K, typename Out>
-void write_prompt(const Support<T, Slot::C, K>& C, Out&& c) {
+void write_prompt_rows(const Support<T, Slot::C, K>& C, Eigen::Index first, Out&& c) {
   if constexpr (is_low_rank_v<K>) {
-    c.noalias() = C.down * C.up;
+    c.noalias() = C.down.middleRows(first, c.size()) * C.up;
   } else if constexpr (std::is_same_v<K, Vector>) {
-    c = C.value;
+    c = C.value.segment(first, c.size());
   } else if constexpr (std::is_same_v<K, Scalar>) {
     c.setConstant(C.value);
   }
+}
+
+/// Writes the n entries of c that slot C produces.
+template <typename T, typename K, typename Out>
+void write_prompt(const Support<T, Slot::C, K>& C, Out&& c) {
+  write_prompt_rows(C, 0, c);
 }
 
 /// True when the layer's bias can be nonzero: a frozen bias, or E or C active.

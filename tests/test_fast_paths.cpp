@@ -1,0 +1,212 @@
+// The fast paths of forward and merge (streaming kernel, Eigen GEMM on kept
+// buffers, tiled materialisation) against the layer's formula written out with
+// loops, on shapes that cross every row chunk, column block and tile boundary
+// of the kernels: sizes that are not multiples of a tile, rank 1, batch 1.
+//
+//   W = W0 + W0 ⊙ A + B,   b = b0 + b0 ⊙ D + E + W0 c,   y = W x + b
+#include <glora/glora.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <type_traits>
+
+namespace {
+
+using glora::LowRank;
+using glora::None;
+using glora::Scalar;
+using glora::Vector;
+using Index = Eigen::Index;
+using Real = long double;
+
+/// Entry (i, j) of the m x n value a slot of kind K stands for in W (A or B).
+template <typename Support>
+Real weight_term(const Support& s, Index i, Index j) {
+  using K = typename Support::kind;
+  if constexpr (glora::is_low_rank_v<K>) {
+    Real sum = 0;
+    for (Index k = 0; k < s.down.cols(); ++k) sum += Real(s.down(i, k)) * Real(s.up(k, j));
+    return sum;
+  } else if constexpr (std::is_same_v<K, Vector>) {
+    return s.value(i);
+  } else if constexpr (std::is_same_v<K, Scalar>) {
+    return s.value;
+  } else {
+    return 0;
+  }
+}
+
+/// Entry j of the prompt c.
+template <typename Support>
+Real prompt_term(const Support& s, Index j) {
+  using K = typename Support::kind;
+  if constexpr (glora::is_low_rank_v<K>) {
+    Real sum = 0;
+    for (Index k = 0; k < s.down.cols(); ++k) sum += Real(s.down(j, k)) * Real(s.up(k, 0));
+    return sum;
+  } else if constexpr (std::is_same_v<K, Vector>) {
+    return s.value(j);
+  } else if constexpr (std::is_same_v<K, Scalar>) {
+    return s.value;
+  } else {
+    return 0;
+  }
+}
+
+/// Entry i of a D or E slot.
+template <typename Support>
+Real bias_term(const Support& s, Index i) {
+  using K = typename Support::kind;
+  if constexpr (std::is_same_v<K, Vector>) {
+    return s.value(i);
+  } else if constexpr (std::is_same_v<K, Scalar>) {
+    return s.value;
+  } else {
+    return 0;
+  }
+}
+
+/// The plain formula: merged W and b, in long double, and the magnitude of
+/// the terms behind each entry (for the error bound).
+template <typename Layer>
+struct Plain {
+  Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic> W, W_abs;
+  Eigen::Matrix<Real, Eigen::Dynamic, 1> b, b_abs;
+
+  explicit Plain(const Layer& layer) {
+    const auto& ad = layer.adapter();
+    const auto& W0 = layer.weight();
+    const Index m = W0.rows(), n = W0.cols();
+    W.resize(m, n);
+    W_abs.resize(m, n);
+    b.resize(m);
+    b_abs.resize(m);
+    for (Index i = 0; i < m; ++i) {
+      Real w0c = 0, w0c_abs = 0;
+      for (Index j = 0; j < n; ++j) {
+        const Real w0 = W0(i, j), a = weight_term(ad.A, i, j), bt = weight_term(ad.B, i, j);
+        W(i, j) = w0 + w0 * a + bt;
+        W_abs(i, j) = std::fabs(w0) + std::fabs(w0 * a) + std::fabs(bt);
+        w0c += w0 * prompt_term(ad.C, j);
+        w0c_abs += std::fabs(w0 * prompt_term(ad.C, j));
+      }
+      const Real b0 = layer.has_bias() ? Real(layer.bias()(i)) : 0;
+      const Real d = layer.has_bias() ? b0 * bias_term(ad.D, i) : 0;
+      b(i) = b0 + d + bias_term(ad.E, i) + w0c;
+      b_abs(i) = std::fabs(b0) + std::fabs(d) + std::fabs(bias_term(ad.E, i)) + w0c_abs;
+    }
+  }
+};
+
+template <typename T>
+Real tolerance(Index terms) {
+  return Real(std::numeric_limits<T>::epsilon()) * Real(4 * terms + 16);
+}
+
+template <typename Layer>
+Layer make_layer(Index m, Index n, bool with_bias, unsigned seed) {
+  using T = typename Layer::scalar_type;
+  std::srand(seed);
+  using M = glora::MatrixX<T>;
+  using V = glora::VectorX<T>;
+  Layer layer = with_bias ? Layer(M::Random(m, n), V::Random(m)) : Layer(M::Random(m, n));
+  layer.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
+  return layer;
+}
+
+template <typename Layer>
+void check_forward(const Layer& layer, const Plain<Layer>& plain, Index batch) {
+  using T = typename Layer::scalar_type;
+  const Index m = layer.out_features(), n = layer.in_features();
+  const glora::MatrixX<T> X = glora::MatrixX<T>::Random(n, batch);
+  glora::MatrixX<T> Y(m, batch);
+  layer.forward(X, Y);
+  const Real tol = tolerance<T>(n + 8);
+  for (Index s = 0; s < batch; ++s) {
+    for (Index i = 0; i < m; ++i) {
+      Real y = plain.b(i), mag = plain.b_abs(i);
+      for (Index j = 0; j < n; ++j) {
+        y += plain.W(i, j) * Real(X(j, s));
+        mag += plain.W_abs(i, j) * std::fabs(Real(X(j, s)));
+      }
+      if (std::fabs(Real(Y(i, s)) - y) > tol * mag) {
+        FAIL_CHECK("forward: y(" << i << ", " << s << ") = " << double(Y(i, s)) << ", expected "
+                                 << double(y) << " (m " << m << ", n " << n << ", batch " << batch
+                                 << ")");
+        return;
+      }
+    }
+  }
+}
+
+template <typename Layer>
+void check_merge(const Layer& layer, const Plain<Layer>& plain) {
+  using T = typename Layer::scalar_type;
+  const Index m = layer.out_features(), n = layer.in_features();
+  const glora::Dense<T> merged = layer.merge();
+  const Real tol = tolerance<T>(n + 8);
+  for (Index i = 0; i < m; ++i) {
+    for (Index j = 0; j < n; ++j) {
+      if (std::fabs(Real(merged.weight(i, j)) - plain.W(i, j)) > tol * plain.W_abs(i, j)) {
+        FAIL_CHECK("merge: W(" << i << ", " << j << ") (m " << m << ", n " << n << ")");
+        return;
+      }
+    }
+    if (std::fabs(Real(merged.bias(i)) - plain.b(i)) > tol * plain.b_abs(i)) {
+      FAIL_CHECK("merge: b(" << i << ") (m " << m << ", n " << n << ")");
+      return;
+    }
+  }
+}
+
+// Rows cross the streaming kernel's chunks (up to 64) and the forward tile
+// (128); columns cross its 16-column blocks and the 256-column tiles; the
+// batches go from the streaming kernel (1) to GEMM and the tiled path.
+const Index kRows[] = {1, 7, 67, 300};
+const Index kCols[] = {1, 17, 300};
+const Index kBatches[] = {1, 2, 3, 9};
+
+template <typename Layer>
+void check_layer() {
+  unsigned seed = 1;
+  for (bool with_bias : {true, false}) {
+    for (Index m : kRows) {
+      for (Index n : kCols) {
+        const Layer layer = make_layer<Layer>(m, n, with_bias, seed++);
+        const Plain<Layer> plain(layer);
+        for (Index batch : kBatches) check_forward(layer, plain, batch);
+        check_merge(layer, plain);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("fast paths match the plain formula", "[fast_paths]", float, double) {
+  using T = TestType;
+  SECTION("LoRA: low-rank B") { check_layer<glora::Linear<T, None, LowRank<4>>>(); }
+  SECTION("full: low-rank A, B, C; vector D, E") {
+    check_layer<glora::Linear<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>>();
+  }
+  SECTION("cheap: vector A and C, low-rank B, scalar D, vector E") {
+    check_layer<glora::Linear<T, Vector, LowRank<4>, Vector, Scalar, Vector>>();
+  }
+  SECTION("rank-1 A with a scalar prompt") {
+    check_layer<glora::Linear<T, LowRank<1>, None, Scalar>>();
+  }
+  SECTION("rank-1 A alone") { check_layer<glora::Linear<T, LowRank<1>>>(); }
+  SECTION("rank-8 A and B (the merge benchmark)") {
+    check_layer<glora::Linear<T, LowRank<8>, LowRank<8>, None, Scalar, Scalar>>();
+  }
+  SECTION("scalar A and B, vector prompt") {
+    check_layer<glora::Linear<T, Scalar, Scalar, Vector, None, Scalar>>();
+  }
+  SECTION("vector B, low-rank prompt, no A") {
+    check_layer<glora::Linear<T, None, Vector, LowRank<2>, Vector>>();
+  }
+  SECTION("plain frozen layer") { check_layer<glora::Linear<T>>(); }
+}

@@ -1,0 +1,120 @@
+// forward(X, Y) at a batch size seen before allocates nothing, for every kind
+// of every slot, with and without a frozen bias, at layer sizes where Eigen's
+// own GEMM would take its packing buffers from the heap; and merge_into
+// allocates nothing through operator new (its one tile of scratch per thread
+// comes from Eigen's allocator, which merge is allowed to use).
+//
+// Two nets: Eigen's EIGEN_RUNTIME_NO_MALLOC check (asserts on any Eigen heap
+// allocation while disallowed) and a replaced global operator new that counts
+// every other allocation (std::vector, std::string, ...).
+#define EIGEN_RUNTIME_NO_MALLOC
+#include <glora/glora.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+
+std::atomic<long> allocations{0};
+std::atomic<bool> counting{false};
+
+void* counted_alloc(std::size_t size) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+
+}  // namespace
+
+void* operator new(std::size_t size) { return counted_alloc(size); }
+void* operator new[](std::size_t size) { return counted_alloc(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+using glora::LowRank;
+using glora::None;
+using glora::Scalar;
+using glora::Vector;
+using Index = Eigen::Index;
+
+/// Runs f with every heap allocation forbidden (Eigen) or counted (the rest);
+/// returns the count.
+template <typename F>
+long allocations_during(F&& f) {
+  allocations = 0;
+  counting = true;
+  Eigen::internal::set_is_malloc_allowed(false);
+  f();
+  Eigen::internal::set_is_malloc_allowed(true);
+  counting = false;
+  return allocations;
+}
+
+// 768 x 768, a ViT-B layer: big enough that Eigen's GEMM packing buffers
+// exceed its stack limit; batches that take the streaming kernel (1), GEMM or
+// the tiled path (16) and a full ViT sequence (197).
+constexpr Index kOut = 768, kIn = 768;
+const Index kBatches[] = {1, 16, 197};
+
+template <typename Layer>
+void check_no_alloc() {
+  using T = typename Layer::scalar_type;
+  for (bool with_bias : {true, false}) {
+    Layer layer = with_bias
+                      ? Layer(glora::MatrixX<T>::Random(kOut, kIn), glora::VectorX<T>::Random(kOut))
+                      : Layer(glora::MatrixX<T>::Random(kOut, kIn));
+    layer.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
+    for (Index batch : kBatches) {
+      const glora::MatrixX<T> X = glora::MatrixX<T>::Random(kIn, batch);
+      glora::MatrixX<T> Y(kOut, batch);
+      glora::Workspace<T> workspace;
+      layer.forward(X, Y);             // sizes the layer's workspace
+      layer.forward(X, Y, workspace);  // and a caller's
+      INFO("bias " << with_bias << ", batch " << batch);
+      CHECK(allocations_during([&] { layer.forward(X, Y); }) == 0);
+      CHECK(allocations_during([&] { layer.forward(X, Y, workspace); }) == 0);
+    }
+    glora::MatrixX<T> W(kOut, kIn);
+    glora::VectorX<T> b(kOut);
+    layer.merge_into(W, b);
+    // One tile of scratch (for a low-rank A), through Eigen's allocator.
+    Eigen::internal::set_is_malloc_allowed(true);
+    counting = true;
+    allocations = 0;
+    layer.merge_into(W, b);
+    counting = false;
+    CHECK(allocations == 0);
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("forward allocates nothing in steady state", "[no_alloc]", float, double) {
+  using T = TestType;
+  SECTION("LoRA") { check_no_alloc<glora::Linear<T, None, LowRank<4>>>(); }
+  SECTION("full") {
+    check_no_alloc<glora::Linear<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>>();
+  }
+  SECTION("cheap") {
+    check_no_alloc<glora::Linear<T, Vector, LowRank<4>, Vector, Scalar, Vector>>();
+  }
+  SECTION("low-rank A without C") { check_no_alloc<glora::Linear<T, LowRank<2>, Vector>>(); }
+  SECTION("low-rank A, vector C") {
+    check_no_alloc<glora::Linear<T, LowRank<8>, None, Vector, Vector, Scalar>>();
+  }
+  SECTION("scalar A and B, scalar C") {
+    check_no_alloc<glora::Linear<T, Scalar, Scalar, Scalar, Scalar, None>>();
+  }
+  SECTION("vector B, low-rank C") { check_no_alloc<glora::Linear<T, None, Vector, LowRank<2>>>(); }
+  SECTION("vector A, scalar B, no C") {
+    check_no_alloc<glora::Linear<T, Vector, Scalar, None, Vector, Vector>>();
+  }
+  SECTION("frozen layer") { check_no_alloc<glora::Linear<T>>(); }
+}

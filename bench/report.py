@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Ratios from one run of glora_bench_layers (Google Benchmark JSON).
+
+Usage: report.py RESULTS.json [--time cpu|real] [--table OUT.md] [--plot-data OUT.dat]
+
+Every ratio divides two timings of the same run. With repetitions, the
+minimum over repetitions is used (the least disturbed measurement).
+"""
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+
+CONFIGS = ["lora", "full", "cheap"]
+
+# (label, numerator, denominator, filter on (shape, batch), limit)
+TARGETS = [
+    ("Dense::forward / plain Eigen, every shape and batch", "dense", "plain", None, 1.05),
+    ("unmerged / merged, full, batch 197, 768x768 and 3072x768", "unmerged/full", "dense",
+     lambda s, b: b == 197 and s in ("768x768", "3072x768"), 1.15),
+    ("unmerged / merged, full, batch 1, 4096x4096", "unmerged/full", "dense",
+     lambda s, b: b == 1 and s == "4096x4096", 1.5),
+    ("unmerged / merged, full, batch 1, 768x768", "unmerged/full", "dense",
+     lambda s, b: b == 1 and s == "768x768", 2.0),
+    ("unmerged / merged, cheap, batch 197", "unmerged/cheap", "dense",
+     lambda s, b: b == 197, 1.10),
+    ("unmerged / merged, cheap, batch 1", "unmerged/cheap", "dense", lambda s, b: b == 1, 1.20),
+]
+
+
+def load(path, time_field):
+    """Maps (row, shape, config, batch) to the fastest time in microseconds."""
+    with open(path) as f:
+        data = json.load(f)
+    times = {}
+    for bench in data["benchmarks"]:
+        if bench.get("run_type") == "aggregate" and bench.get("aggregate_name") != "min":
+            continue
+        name = bench.get("run_name", bench["name"]).split("/min_time")[0].split("/real_time")[0]
+        parts = name.split("/")
+        if parts[0] in ("copy", "merge"):
+            key = (parts[0], parts[1], "", 0)
+        else:
+            config = parts[2] if len(parts) == 4 else ""
+            key = (parts[0], parts[1], config, int(parts[-1][1:]))
+        t = bench[time_field + "_time"]
+        times[key] = min(t, times.get(key, float("inf")))
+    return data.get("context", {}), times
+
+
+def cells(times):
+    shapes = sorted({k[1] for k in times if k[0] == "plain"},
+                    key=lambda s: [int(x) for x in s.split("x")])
+    batches = sorted({k[3] for k in times if k[0] == "plain"})
+    return shapes, batches
+
+
+def ratio(times, num, den, shape, batch):
+    row, _, config = num.partition("/")
+    a = times.get((row, shape, config, batch))
+    b = times.get((den, shape, "", batch))
+    return None if a is None or b is None else a / b
+
+
+def fmt(x):
+    return "—" if x is None else f"{x:.2f}"
+
+
+def table(context, times, time_field):
+    shapes, batches = cells(times)
+    out = []
+    out.append(f"Time: {time_field} time, fastest of the repetitions; "
+               f"ratios are within one run.\n")
+    out.append("| shape | batch | plain (µs) | dense/plain | "
+               + " | ".join(f"unmerged/merged {c}" for c in CONFIGS) + " | "
+               + " | ".join(f"naive/merged {c}" for c in CONFIGS) + " |")
+    out.append("|---" * (4 + 2 * len(CONFIGS)) + "|")
+    for s in shapes:
+        for b in batches:
+            plain = times.get(("plain", s, "", b))
+            row = [s, str(b), "—" if plain is None else f"{plain:.0f}",
+                   fmt(ratio(times, "dense", "plain", s, b))]
+            row += [fmt(ratio(times, f"unmerged/{c}", "dense", s, b)) for c in CONFIGS]
+            row += [fmt(ratio(times, f"naive/{c}", "dense", s, b)) for c in CONFIGS]
+            out.append("| " + " | ".join(row) + " |")
+    copies = {k[1]: v for k, v in times.items() if k[0] == "copy"}
+    merges = {k[1]: v for k, v in times.items() if k[0] == "merge"}
+    out.append("")
+    out.append("| merge (LowRank-8 A and B) | copy of W0 (µs) | merge_into (µs) | merge/copy |")
+    out.append("|---|---|---|---|")
+    for s in sorted(set(copies) & set(merges)):
+        out.append(f"| {s} | {copies[s]:.0f} | {merges[s]:.0f} | {merges[s] / copies[s]:.2f} |")
+    out.append("")
+    out.append("| target | limit | worst measured | met |")
+    out.append("|---|---|---|---|")
+    for label, num, den, keep, limit in TARGETS:
+        values = [ratio(times, num, den, s, b) for s in shapes for b in batches
+                  if keep is None or keep(s, b)]
+        values = [v for v in values if v is not None]
+        worst = max(values) if values else None
+        met = "—" if worst is None else ("yes" if worst <= limit else "no")
+        out.append(f"| {label} | {limit:.2f} | {fmt(worst)} | {met} |")
+    if copies and merges:
+        s = "4096x4096"
+        if s in copies and s in merges:
+            r = merges[s] / copies[s]
+            out.append(f"| merge_into / copy of W0, 4096x4096, LowRank-8 A and B | 2.50 | "
+                       f"{r:.2f} | {'yes' if r <= 2.5 else 'no'} |")
+    return "\n".join(out) + "\n"
+
+
+def plot_data(times):
+    """One gnuplot data block per (config, shape): batch, unmerged/merged."""
+    shapes, batches = cells(times)
+    blocks = []
+    for c in CONFIGS:
+        for s in shapes:
+            lines = [f"\"{c} {s}\" ratio"]
+            for b in batches:
+                r = ratio(times, f"unmerged/{c}", "dense", s, b)
+                if r is not None:
+                    lines.append(f"{b} {r:.4f}")
+            if len(lines) > 1:
+                blocks.append("\n".join(lines))
+    return "\n\n\n".join(blocks) + "\n", [f"{c} {s}" for c in CONFIGS for s in shapes]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("json")
+    p.add_argument("--time", choices=["cpu", "real"], default="cpu")
+    p.add_argument("--table")
+    p.add_argument("--plot-data")
+    a = p.parse_args()
+    context, times = load(a.json, a.time)
+    text = table(context, times, a.time)
+    if a.table:
+        with open(a.table, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    if a.plot_data:
+        data, _ = plot_data(times)
+        with open(a.plot_data, "w") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()

@@ -59,8 +59,8 @@ struct ViewedBase {
 
 inline void check_bias(const char* where, Eigen::Index bias_size, Eigen::Index out) {
   if (bias_size != out) {
-    throw shape_error(std::string(where) + ": b0 is " + shape_string(bias_size, 1) +
-                      ", expected " + shape_string(out, 1) + " (one entry per row of W0)");
+    throw shape_error(std::string(where) + ": b0 is " + shape_string(bias_size, 1) + ", expected " +
+                      shape_string(out, 1) + " (one entry per row of W0)");
   }
 }
 
@@ -174,7 +174,11 @@ class LinearBase {
           "glora::Linear::merge_in_place: the layer has no bias storage but slot C or E adds a "
           "bias; use merge() or merge_into()");
     }
-    merge_into(base_.weight_storage(), base_.bias_storage());
+    adapter_.check(out_features(), in_features());
+    // Without a frozen bias the bias storage is empty and, as checked above,
+    // nothing adds one: only the weight is merged.
+    detail::merge<T>(base_.W0, base_.b0, base_.has_bias, adapter_, base_.weight_storage(),
+                     base_.bias_storage());
     adapter_.reset_to_identity();
   }
 

@@ -46,7 +46,8 @@ void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Til
   }
 }
 
-/// Writes the merged W (out x in) and b (out). W and b may be W0's and b0's
+/// Writes the merged W (out x in) and b (out; or empty, for a layer that has
+/// no bias and adds none, to merge W alone). W and b may be W0's and b0's
 /// own storage: each tile of W0 is read (for A and for W0 c) before the same
 /// tile of W is written, and the bias update is elementwise.
 ///
@@ -59,7 +60,7 @@ void merge(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
   constexpr bool prompt = has_prompt_v<Adapter>;
   const Eigen::Index m = W0.rows();
   const Eigen::Index n = W0.cols();
-  write_bias_without_prompt<T>(b0, has_bias, ad, b);
+  if (b.size() != 0) write_bias_without_prompt<T>(b0, has_bias, ad, b);
 
   const int threads = row_threads(double(m) * double(n));
   for_row_ranges(m, threads, [&](int, Eigen::Index begin, Eigen::Index end) {

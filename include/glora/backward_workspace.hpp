@@ -7,7 +7,7 @@ namespace glora {
 
 /// Scratch for Linear::backward. Its buffers grow to fit the largest call
 /// seen and are then reused, so a backward at a batch size seen before
-/// allocates nothing. One workspace serves one thread at a time.
+/// allocates nothing. One workspace serves one backward at a time.
 template <typename T>
 struct BackwardWorkspace {
   MatrixX<T> scaled_x;     ///< u_k ⊙ X for each row u_k of a low-rank A's up

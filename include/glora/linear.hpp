@@ -126,11 +126,12 @@ class LinearBase {
   }
 
   /// As backward(X, dY, grads), writing dX into caller storage (in x N) that
-  /// must not overlap X or dY. Uses the layer's own backward workspace: not
-  /// for two threads at once on one layer (see the overload below).
+  /// must not overlap X or dY. Uses the layer's own backward workspace, with
+  /// the same contract as forward(X, Y): allocation-free once a batch size has
+  /// been seen, and safe from several threads (each with its own grads).
   void backward(const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
                 adapter_type& grads, Eigen::Ref<MatrixX<T>> dX) const {
-    backward(X, dY, grads, dX, backward_workspace_);
+    backward_workspace_.use([&](BackwardWorkspace<T>& ws) { backward(X, dY, grads, dX, ws); });
   }
 
   /// As backward(X, dY, grads, dX), with caller-owned scratch.
@@ -189,8 +190,8 @@ class LinearBase {
  private:
   Base base_;
   adapter_type adapter_;
-  mutable detail::SharedWorkspace<T> workspace_;
-  mutable BackwardWorkspace<T> backward_workspace_;
+  mutable detail::SharedWorkspace<Workspace<T>> workspace_;
+  mutable detail::SharedWorkspace<BackwardWorkspace<T>> backward_workspace_;
 };
 
 }  // namespace detail

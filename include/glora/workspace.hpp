@@ -39,10 +39,11 @@ struct Workspace {
 
 namespace detail {
 
-/// A layer's own workspace, used by its const forward(X, Y). A call that finds
-/// it taken by a call on another thread runs on a temporary workspace instead,
-/// so concurrent calls are correct (those allocate). Copies start empty.
-template <typename T>
+/// A layer's own scratch (a Workspace or a BackwardWorkspace), used by its
+/// const forward and backward. A call that finds it taken by a call on another
+/// thread runs on a temporary one instead, so concurrent calls are correct
+/// (those allocate). Copies start empty.
+template <typename Scratch>
 class SharedWorkspace {
  public:
   SharedWorkspace() = default;
@@ -55,14 +56,14 @@ class SharedWorkspace {
     if (lock.owns_lock()) {
       f(workspace_);
     } else {
-      Workspace<T> temporary;
+      Scratch temporary;
       f(temporary);
     }
   }
 
  private:
   std::mutex mutex_;
-  Workspace<T> workspace_;
+  Scratch workspace_;
 };
 
 }  // namespace detail

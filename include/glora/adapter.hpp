@@ -38,6 +38,9 @@ struct Adapter {
   static_assert(is_kind_v<KE> && !is_low_rank_v<KE>,
                 "glora: slot E takes Vector, Scalar or None (LowRank is not allowed for E)");
 
+  static_assert(positive_rank_v<KA> && positive_rank_v<KB> && positive_rank_v<KC>,
+                "glora::LowRank<R>: the rank R must be positive");
+
   using scalar_type = T;
   using kind_a = KA;
   using kind_b = KB;

@@ -36,6 +36,13 @@ inline constexpr bool is_kind_v = std::is_same_v<K, None> || std::is_same_v<K, S
 template <typename K>
 inline constexpr bool is_none_v = std::is_same_v<K, None>;
 
+/// False only for LowRank<R> with R <= 0 (a tag type is never completed, so
+/// LowRank's own check does not fire by merely naming it).
+template <typename K>
+inline constexpr bool positive_rank_v = true;
+template <int R>
+inline constexpr bool positive_rank_v<LowRank<R>> = (R > 0);
+
 /// The rank of a kind as it enters the arithmetic (0 for anything not LowRank).
 template <typename K>
 inline constexpr int rank_v = 0;

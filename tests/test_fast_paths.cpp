@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -117,8 +118,9 @@ Layer make_layer(Index m, Index n, bool with_bias, unsigned seed) {
   return layer;
 }
 
+// Each check returns its first mismatch, or an empty string when all entries agree.
 template <typename Layer>
-void check_forward(const Layer& layer, const Plain<Layer>& plain, Index batch) {
+std::string forward_mismatch(const Layer& layer, const Plain<Layer>& plain, Index batch) {
   using T = typename Layer::scalar_type;
   const Index m = layer.out_features(), n = layer.in_features();
   const glora::MatrixX<T> X = glora::MatrixX<T>::Random(n, batch);
@@ -133,17 +135,18 @@ void check_forward(const Layer& layer, const Plain<Layer>& plain, Index batch) {
         mag += plain.W_abs(i, j) * std::fabs(Real(X(j, s)));
       }
       if (std::fabs(Real(Y(i, s)) - y) > tol * mag) {
-        FAIL_CHECK("forward: y(" << i << ", " << s << ") = " << double(Y(i, s)) << ", expected "
-                                 << double(y) << " (m " << m << ", n " << n << ", batch " << batch
-                                 << ")");
-        return;
+        std::ostringstream out;
+        out << "forward: y(" << i << ", " << s << ") = " << double(Y(i, s)) << ", expected "
+            << double(y) << " (m " << m << ", n " << n << ", batch " << batch << ")";
+        return out.str();
       }
     }
   }
+  return "";
 }
 
 template <typename Layer>
-void check_merge(const Layer& layer, const Plain<Layer>& plain) {
+std::string merge_mismatch(const Layer& layer, const Plain<Layer>& plain) {
   using T = typename Layer::scalar_type;
   const Index m = layer.out_features(), n = layer.in_features();
   const glora::Dense<T> merged = layer.merge();
@@ -151,15 +154,16 @@ void check_merge(const Layer& layer, const Plain<Layer>& plain) {
   for (Index i = 0; i < m; ++i) {
     for (Index j = 0; j < n; ++j) {
       if (std::fabs(Real(merged.weight(i, j)) - plain.W(i, j)) > tol * plain.W_abs(i, j)) {
-        FAIL_CHECK("merge: W(" << i << ", " << j << ") (m " << m << ", n " << n << ")");
-        return;
+        return "merge: W(" + std::to_string(i) + ", " + std::to_string(j) + ") (m " +
+               std::to_string(m) + ", n " + std::to_string(n) + ")";
       }
     }
     if (std::fabs(Real(merged.bias(i)) - plain.b(i)) > tol * plain.b_abs(i)) {
-      FAIL_CHECK("merge: b(" << i << ") (m " << m << ", n " << n << ")");
-      return;
+      return "merge: b(" + std::to_string(i) + ") (m " + std::to_string(m) + ", n " +
+             std::to_string(n) + ")";
     }
   }
+  return "";
 }
 
 // Rows cross the streaming kernel's chunks (up to 64) and the forward tile
@@ -177,8 +181,8 @@ void check_layer() {
       for (Index n : kCols) {
         const Layer layer = make_layer<Layer>(m, n, with_bias, seed++);
         const Plain<Layer> plain(layer);
-        for (Index batch : kBatches) check_forward(layer, plain, batch);
-        check_merge(layer, plain);
+        for (Index batch : kBatches) CHECK(forward_mismatch(layer, plain, batch) == "");
+        CHECK(merge_mismatch(layer, plain) == "");
       }
     }
   }

@@ -23,35 +23,44 @@ using glora::Vector;
 using Index = Eigen::Index;
 using Real = long double;
 
-/// Entry (i, j) of the m x n value a slot of kind K stands for in W (A or B).
+/// Entry (i, j) of the m x n value a slot of kind K stands for in W (A or B),
+/// and with `magnitude`, the sum of the absolute values of the terms behind it
+/// (what bounds its rounding error).
 template <typename Support>
-Real weight_term(const Support& s, Index i, Index j) {
+Real weight_term(const Support& s, Index i, Index j, bool magnitude = false) {
   using K = typename Support::kind;
   if constexpr (glora::is_low_rank_v<K>) {
     Real sum = 0;
-    for (Index k = 0; k < s.down.cols(); ++k) sum += Real(s.down(i, k)) * Real(s.up(k, j));
+    for (Index k = 0; k < s.down.cols(); ++k) {
+      const Real term = Real(s.down(i, k)) * Real(s.up(k, j));
+      sum += magnitude ? std::fabs(term) : term;
+    }
     return sum;
   } else if constexpr (std::is_same_v<K, Vector>) {
-    return s.value(i);
+    return magnitude ? std::fabs(Real(s.value(i))) : s.value(i);
   } else if constexpr (std::is_same_v<K, Scalar>) {
-    return s.value;
+    return magnitude ? std::fabs(Real(s.value)) : s.value;
   } else {
     return 0;
   }
 }
 
-/// Entry j of the prompt c.
+/// Entry j of the prompt c, or with `magnitude` the sum of the absolute values
+/// of its terms.
 template <typename Support>
-Real prompt_term(const Support& s, Index j) {
+Real prompt_term(const Support& s, Index j, bool magnitude = false) {
   using K = typename Support::kind;
   if constexpr (glora::is_low_rank_v<K>) {
     Real sum = 0;
-    for (Index k = 0; k < s.down.cols(); ++k) sum += Real(s.down(j, k)) * Real(s.up(k, 0));
+    for (Index k = 0; k < s.down.cols(); ++k) {
+      const Real term = Real(s.down(j, k)) * Real(s.up(k, 0));
+      sum += magnitude ? std::fabs(term) : term;
+    }
     return sum;
   } else if constexpr (std::is_same_v<K, Vector>) {
-    return s.value(j);
+    return magnitude ? std::fabs(Real(s.value(j))) : s.value(j);
   } else if constexpr (std::is_same_v<K, Scalar>) {
-    return s.value;
+    return magnitude ? std::fabs(Real(s.value)) : s.value;
   } else {
     return 0;
   }
@@ -90,9 +99,10 @@ struct Plain {
       for (Index j = 0; j < n; ++j) {
         const Real w0 = W0(i, j), a = weight_term(ad.A, i, j), bt = weight_term(ad.B, i, j);
         W(i, j) = w0 + w0 * a + bt;
-        W_abs(i, j) = std::fabs(w0) + std::fabs(w0 * a) + std::fabs(bt);
+        W_abs(i, j) =
+            std::fabs(w0) * (1 + weight_term(ad.A, i, j, true)) + weight_term(ad.B, i, j, true);
         w0c += w0 * prompt_term(ad.C, j);
-        w0c_abs += std::fabs(w0 * prompt_term(ad.C, j));
+        w0c_abs += std::fabs(w0) * prompt_term(ad.C, j, true);
       }
       const Real b0 = layer.has_bias() ? Real(layer.bias()(i)) : 0;
       const Real d = layer.has_bias() ? b0 * bias_term(ad.D, i) : 0;
@@ -166,10 +176,12 @@ std::string merge_mismatch(const Layer& layer, const Plain<Layer>& plain) {
   return "";
 }
 
-// Rows cross the streaming kernel's chunks (up to 64) and the forward tile
-// (128); columns cross its 16-column blocks and the 256-column tiles; the
-// batches go from the streaming kernel (1) to GEMM and the tiled path.
-const Index kRows[] = {1, 7, 67, 300};
+// Rows cross the streaming kernel's chunks (up to 64 rows) and row blocks
+// (2048), and the forward tile (256); 1024 rows make a column stride of 4 KB or
+// 8 KB, which changes the kernel's loop order. Columns cross its 6-, 8- and
+// 16-column sweeps and the 256-column tiles; the batches go from the streaming
+// kernel (1 to 3 columns of S) to GEMM and the tiled path.
+const Index kRows[] = {1, 7, 67, 300, 1024, 2053};
 const Index kCols[] = {1, 17, 300};
 const Index kBatches[] = {1, 2, 3, 9};
 

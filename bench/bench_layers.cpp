@@ -16,9 +16,11 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -89,8 +91,9 @@ void naive_forward(const Layer& layer, const Matrix& X, Matrix& Y) {
   Y.colwise() += b;
 }
 
-/// The layers of one shape. Only one shape is alive at a time: the largest
-/// takes about a gigabyte.
+/// The layers of one shape, built on first use and kept: the benchmarks run
+/// their repetitions interleaved, so every shape comes back (all four take
+/// about a gigabyte).
 struct ShapeState {
   Shape shape;
   Lora lora;
@@ -106,12 +109,10 @@ struct ShapeState {
 };
 
 ShapeState& state_for(const Shape& s) {
-  static std::unique_ptr<ShapeState> current;
-  if (!current || current->shape.out != s.out || current->shape.in != s.in) {
-    current.reset();
-    current = std::make_unique<ShapeState>(s);
-  }
-  return *current;
+  static std::map<std::pair<Index, Index>, std::unique_ptr<ShapeState>> states;
+  auto& state = states[{s.out, s.in}];
+  if (!state) state = std::make_unique<ShapeState>(s);
+  return *state;
 }
 
 /// Sets the byte and item counters: W0 is read once per call.

@@ -218,6 +218,9 @@ TEMPLATE_TEST_CASE("fast paths match the plain formula", "[fast_paths]", float, 
   SECTION("rank-8 A and B (the merge benchmark)") {
     check_layer<glora::Linear<T, LowRank<8>, LowRank<8>, None, Scalar, Scalar>>();
   }
+  SECTION("rank-12 A and rank-9 B (products formed by GEMM in merge)") {
+    check_layer<glora::Linear<T, LowRank<12>, LowRank<9>, Vector>>();
+  }
   SECTION("scalar A and B, vector prompt") {
     check_layer<glora::Linear<T, Scalar, Scalar, Vector, None, Scalar>>();
   }

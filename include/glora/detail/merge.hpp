@@ -4,6 +4,7 @@
 #include <glora/adapter.hpp>
 #include <glora/detail/bias.hpp>
 #include <glora/detail/parallel.hpp>
+#include <glora/detail/stream.hpp>
 
 #include <Eigen/Core>
 
@@ -17,17 +18,101 @@ namespace glora::detail {
 inline constexpr Eigen::Index merge_tile_rows = 512;
 inline constexpr Eigen::Index merge_tile_cols = 64;
 
-/// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. `scratch` holds
-/// A's product. W0t is read in full before Wt is written (and each element of
-/// W0t only for the same element of Wt), so the two may be the same memory.
+/// Ranks up to this are merged column by column with the R values of the up
+/// factor's column in registers; larger ranks form the tile's product with
+/// Eigen's GEMM.
+inline constexpr int max_column_rank = 8;
+
+/// Whether a slot's low-rank product is merged column by column.
+template <typename K>
+inline constexpr bool column_low_rank_v = is_low_rank_v<K>&& rank_v<K> <= max_column_rank;
+
+/// Rows [i0, i0 + h) of a down factor D (column stride ldd, R columns),
+/// repacked so that the R packets of each group of P rows are adjacent. Read
+/// in place, D's columns are R streams whose stride is often a multiple of
+/// 4 KB, which all land in one set of the L1 cache.
+template <int R, typename T>
+void pack_down_rows(const T* d, Eigen::Index ldd, Eigen::Index h, T* packed) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<T>::type;
+  constexpr int P = packet_traits<T>::size;
+  for (Eigen::Index p = 0; (p + 1) * P <= h; ++p) {
+    unroll<R>(
+        [&](auto k) { pstoreu(packed + (p * R + k) * P, ploadu<Packet>(d + p * P + k * ldd)); });
+  }
+}
+
+/// out = in + in ⊙ (D u) when `Scaled` (slot A), out = in + D u otherwise
+/// (slot B), for one column of h rows. D comes packed by pack_down_rows for
+/// whole packets of rows, and as the factor itself (d, ldd) for the last
+/// h mod P rows; u holds the R values of the up factor's column. `out` may be
+/// `in`.
+template <int R, bool Scaled, typename T>
+void low_rank_column(const T* packed, const T* d, Eigen::Index ldd, const T* u, const T* in, T* out,
+                     Eigen::Index h) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<T>::type;
+  constexpr int P = packet_traits<T>::size;
+  Packet uv[R];
+  unroll<R>([&](auto k) { uv[k] = pset1<Packet>(u[k]); });
+  const auto finish = [](auto x, auto sum) { return Scaled ? pmadd(x, sum, x) : padd(x, sum); };
+  // Four packets of rows per step: four independent chains of R multiply-adds.
+  constexpr int G = 4;
+  Eigen::Index i = 0;
+  for (; i + G * P <= h; i += G * P, packed += G * R * P) {
+    Packet sum[G];
+    unroll<G>([&](auto g) { sum[g] = pmul(ploadu<Packet>(packed + g * R * P), uv[0]); });
+    unroll<R - 1>([&](auto k) {
+      unroll<G>([&](auto g) {
+        sum[g] = pmadd(ploadu<Packet>(packed + (g * R + k + 1) * P), uv[k + 1], sum[g]);
+      });
+    });
+    unroll<G>(
+        [&](auto g) { pstoreu(out + i + g * P, finish(ploadu<Packet>(in + i + g * P), sum[g])); });
+  }
+  for (; i + P <= h; i += P, packed += R * P) {
+    Packet sum = pmul(ploadu<Packet>(packed), uv[0]);
+    unroll<R - 1>(
+        [&](auto k) { sum = pmadd(ploadu<Packet>(packed + (k + 1) * P), uv[k + 1], sum); });
+    pstoreu(out + i, finish(ploadu<Packet>(in + i), sum));
+  }
+  for (; i < h; ++i) {
+    T sum = d[i] * u[0];
+    unroll<R - 1>([&](auto k) { sum += d[i + (k + 1) * ldd] * u[k + 1]; });
+    out[i] = finish(in[i], sum);
+  }
+}
+
+/// Per-thread scratch of the merge: A's product for a tile when it is formed
+/// by GEMM, and the tile's rows of A's and B's down factors, packed, when they
+/// are merged column by column.
+template <typename T>
+struct MergeScratch {
+  MatrixX<T> product;
+  VectorX<T> down_a;
+  VectorX<T> down_b;
+};
+
+/// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. W0t is read in
+/// full before Wt is written (and each element of W0t only for the same
+/// element of Wt), so the two may be the same memory.
 template <typename T, typename Adapter, typename W0Tile, typename WTile>
 void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Tile& W0t, WTile&& Wt,
-                MatrixX<T>& scratch) {
+                MergeScratch<T>& scratch) {
   using KA = typename Adapter::kind_a;
   using KB = typename Adapter::kind_b;
   const Eigen::Index h = W0t.rows(), w = W0t.cols();
-  if constexpr (is_low_rank_v<KA>) {
-    auto At = scratch.topLeftCorner(h, w);
+  if constexpr (column_low_rank_v<KA>) {
+    pack_down_rows<rank_v<KA>>(ad.A.down.data() + i0, ad.A.down.outerStride(), h,
+                               scratch.down_a.data());
+    for (Eigen::Index j = 0; j < w; ++j) {
+      low_rank_column<rank_v<KA>, true>(scratch.down_a.data(), ad.A.down.data() + i0,
+                                        ad.A.down.outerStride(), ad.A.up.col(j0 + j).data(),
+                                        W0t.data() + j * W0t.outerStride(),
+                                        Wt.data() + j * Wt.outerStride(), h);
+    }
+  } else if constexpr (is_low_rank_v<KA>) {
+    auto At = scratch.product.topLeftCorner(h, w);
     At.noalias() = ad.A.down.middleRows(i0, h) * ad.A.up.middleCols(j0, w);
     Wt.array() = W0t.array() * (T(1) + At.array());
   } else if constexpr (std::is_same_v<KA, Vector>) {
@@ -37,7 +122,16 @@ void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Til
   } else {
     Wt = W0t;
   }
-  if constexpr (is_low_rank_v<KB>) {
+  if constexpr (column_low_rank_v<KB>) {
+    pack_down_rows<rank_v<KB>>(ad.B.down.data() + i0, ad.B.down.outerStride(), h,
+                               scratch.down_b.data());
+    for (Eigen::Index j = 0; j < w; ++j) {
+      T* column = Wt.data() + j * Wt.outerStride();
+      low_rank_column<rank_v<KB>, false>(scratch.down_b.data(), ad.B.down.data() + i0,
+                                         ad.B.down.outerStride(), ad.B.up.col(j0 + j).data(),
+                                         column, column, h);
+    }
+  } else if constexpr (is_low_rank_v<KB>) {
     Wt.noalias() += ad.B.down.middleRows(i0, h) * ad.B.up.middleCols(j0, w);
   } else if constexpr (std::is_same_v<KB, Vector>) {
     Wt.colwise() += ad.B.value.segment(i0, h);
@@ -51,12 +145,15 @@ void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Til
 /// own storage: each tile of W0 is read (for A and for W0 c) before the same
 /// tile of W is written, and the bias update is elementwise.
 ///
-/// One pass over W0, split by rows between threads. A's product and the
-/// prompt c are formed a tile at a time: besides W and b, the memory used is
-/// one tile per thread (heap) and a slice of c (stack).
+/// One pass over W0, split by rows between threads, a panel of columns at a
+/// time (each column of the panel is a contiguous run of W0). A's and B's products and the prompt c
+/// are formed a tile at a time: besides W and b, the memory used is a tile's worth of scratch per
+/// thread (heap) and a slice of c (stack).
 template <typename T, typename W0Type, typename B0Type, typename Adapter>
 void merge(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
            Eigen::Ref<MatrixX<T>> W, Eigen::Ref<VectorX<T>> b) {
+  using KA = typename Adapter::kind_a;
+  using KB = typename Adapter::kind_b;
   constexpr bool prompt = has_prompt_v<Adapter>;
   const Eigen::Index m = W0.rows();
   const Eigen::Index n = W0.cols();
@@ -64,10 +161,13 @@ void merge(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
 
   const int threads = row_threads(double(m) * double(n));
   for_row_ranges(m, threads, [&](int, Eigen::Index begin, Eigen::Index end) {
-    MatrixX<T> scratch;
-    if constexpr (is_low_rank_v<typename Adapter::kind_a>) {
-      scratch.resize(std::min(merge_tile_rows, end - begin), std::min(merge_tile_cols, n));
+    MergeScratch<T> scratch;
+    const Eigen::Index band = std::min(merge_tile_rows, end - begin);
+    if constexpr (column_low_rank_v<KA>) scratch.down_a.resize(band * rank_v<KA>);
+    if constexpr (is_low_rank_v<KA> && !column_low_rank_v<KA>) {
+      scratch.product.resize(band, std::min(merge_tile_cols, n));
     }
+    if constexpr (column_low_rank_v<KB>) scratch.down_b.resize(band * rank_v<KB>);
     Eigen::Matrix<T, merge_tile_cols, 1> c;  // the slice of c that meets the column panel
     for (Eigen::Index j0 = 0; j0 < n; j0 += merge_tile_cols) {
       const Eigen::Index w = std::min(merge_tile_cols, n - j0);

@@ -26,7 +26,7 @@ namespace glora::detail {
 inline constexpr Eigen::Index max_stream_cols = 8;
 
 template <typename F, int... I>
-inline void unroll_impl(F& f, std::integer_sequence<int, I...>) {
+EIGEN_ALWAYS_INLINE void unroll_impl(F& f, std::integer_sequence<int, I...>) {
   (f(std::integral_constant<int, I>()), ...);
 }
 
@@ -35,7 +35,7 @@ inline void unroll_impl(F& f, std::integer_sequence<int, I...>) {
 /// needs every index known at compile time; compilers do not unroll the
 /// equivalent loops at -O2.
 template <int N, typename F>
-inline void unroll(F&& f) {
+EIGEN_ALWAYS_INLINE void unroll(F&& f) {
   unroll_impl(f, std::make_integer_sequence<int, N>());
 }
 
@@ -43,8 +43,8 @@ inline void unroll(F&& f) {
 /// the size of Packet. Packet may be a plain scalar (Eigen's packet functions
 /// accept one) for the last rows.
 template <typename Packet, int P, int K, int L, typename T>
-inline void stream_rows(const T* w, Eigen::Index ldw, Eigen::Index j0, Eigen::Index j1, const T* s,
-                        Eigen::Index lds, T* z, Eigen::Index ldz) {
+EIGEN_ALWAYS_INLINE void stream_rows(const T* w, Eigen::Index ldw, Eigen::Index j0, Eigen::Index j1,
+                                     const T* s, Eigen::Index lds, T* z, Eigen::Index ldz) {
   using namespace Eigen::internal;
   Packet acc[K][L];
   unroll<K>(
@@ -102,8 +102,9 @@ void register_sweeps(const T* w, Eigen::Index ldw, Eigen::Index rows, Eigen::Ind
 /// Rows [i0, i1) of Z(:, 0..K) += W(:, j..j + J) · S(j..j + J, 0..K): the J
 /// columns of W run down the rows with the J x K values of S in registers.
 template <int K, int J, typename T>
-inline void column_sweep(const T* w, Eigen::Index ldw, Eigen::Index i0, Eigen::Index i1,
-                         Eigen::Index j, const T* s, Eigen::Index lds, T* z, Eigen::Index ldz) {
+EIGEN_ALWAYS_INLINE void column_sweep(const T* w, Eigen::Index ldw, Eigen::Index i0,
+                                      Eigen::Index i1, Eigen::Index j, const T* s, Eigen::Index lds,
+                                      T* z, Eigen::Index ldz) {
   using namespace Eigen::internal;
   using Packet = typename packet_traits<T>::type;
   constexpr int P = packet_traits<T>::size;

@@ -4,7 +4,7 @@
 #include <glora/adapter.hpp>
 #include <glora/detail/bias.hpp>
 #include <glora/detail/parallel.hpp>
-#include <glora/detail/stream.hpp>
+#include <glora/detail/unroll.hpp>
 
 #include <Eigen/Core>
 
@@ -25,7 +25,7 @@ inline constexpr int max_column_rank = 8;
 
 /// Whether a slot's low-rank product is merged column by column.
 template <typename K>
-inline constexpr bool column_low_rank_v = is_low_rank_v<K>&& rank_v<K> <= max_column_rank;
+inline constexpr bool column_low_rank_v = (is_low_rank_v<K> && rank_v<K> <= max_column_rank);
 
 /// Rows [i0, i0 + h) of a down factor D (column stride ldd, R columns),
 /// repacked so that the R packets of each group of P rows are adjacent. Read
@@ -146,9 +146,10 @@ void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Til
 /// tile of W is written, and the bias update is elementwise.
 ///
 /// One pass over W0, split by rows between threads, a panel of columns at a
-/// time (each column of the panel is a contiguous run of W0). A's and B's products and the prompt c
-/// are formed a tile at a time: besides W and b, the memory used is a tile's worth of scratch per
-/// thread (heap) and a slice of c (stack).
+/// time (each column of the panel is a contiguous run of W0). A's and B's
+/// products and the prompt c are formed a tile at a time: besides W and b, the
+/// memory used is a tile's worth of scratch per thread (heap) and a slice of c
+/// (stack).
 template <typename T, typename W0Type, typename B0Type, typename Adapter>
 void merge(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
            Eigen::Ref<MatrixX<T>> W, Eigen::Ref<VectorX<T>> b) {

@@ -12,32 +12,18 @@
 //   Z in L1; they read W as a handful of long contiguous runs, which is
 //   faster for one or two columns of S on other strides.
 
+#include <glora/detail/unroll.hpp>
 #include <glora/support.hpp>
 
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <type_traits>
-#include <utility>
 
 namespace glora::detail {
 
 /// The widest S the streaming kernel takes; wider ones go to GEMM.
 inline constexpr Eigen::Index max_stream_cols = 8;
-
-template <typename F, int... I>
-EIGEN_ALWAYS_INLINE void unroll_impl(F& f, std::integer_sequence<int, I...>) {
-  (f(std::integral_constant<int, I>()), ...);
-}
-
-/// Calls f(integral_constant<int, 0>) ... f(integral_constant<int, N - 1>) as
-/// straight-line code. The kernel's accumulators must live in registers, which
-/// needs every index known at compile time; compilers do not unroll the
-/// equivalent loops at -O2.
-template <int N, typename F>
-EIGEN_ALWAYS_INLINE void unroll(F&& f) {
-  unroll_impl(f, std::make_integer_sequence<int, N>());
-}
 
 /// Rows [row, row + L · P) of Z(:, 0..K) += W(:, j0..j1) · S(j0..j1, 0..K), P
 /// the size of Packet. Packet may be a plain scalar (Eigen's packet functions

@@ -191,6 +191,9 @@ void check_layer() {
   for (bool with_bias : {true, false}) {
     for (Index m : kRows) {
       for (Index n : kCols) {
+        // The tall layers are there for their column strides and row blocks;
+        // 17 columns already cross every column sweep.
+        if (m >= 1024 && n > 17) continue;
         const Layer layer = make_layer<Layer>(m, n, with_bias, seed++);
         const Plain<Layer> plain(layer);
         for (Index batch : kBatches) CHECK(forward_mismatch(layer, plain, batch) == "");

@@ -102,6 +102,8 @@ void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Til
   using KA = typename Adapter::kind_a;
   using KB = typename Adapter::kind_b;
   const Eigen::Index h = W0t.rows(), w = W0t.cols();
+  // The down rows are packed again for every column panel: a tile's worth of
+  // copying against 64 times as many multiply-adds, and the scratch stays tile-sized.
   if constexpr (column_low_rank_v<KA>) {
     pack_down_rows<rank_v<KA>>(ad.A.down.data() + i0, ad.A.down.outerStride(), h,
                                scratch.down_a.data());

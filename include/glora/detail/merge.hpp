@@ -83,6 +83,25 @@ void low_rank_column(const T* packed, const T* d, Eigen::Index ldd, const T* u, 
   }
 }
 
+/// One tile of out = in + in ⊙ (down up) when `Scaled` (slot A), or
+/// out = in + down up (slot B), column by column; `in` may be `out`. The
+/// tile's rows of down are packed into `packed` first. They are packed again
+/// for every column panel: a tile's worth of copying against 64 times as many
+/// multiply-adds, and the scratch stays tile-sized.
+template <bool Scaled, typename Support, typename InTile, typename OutTile, typename T>
+void low_rank_columns(const Support& s, Eigen::Index i0, Eigen::Index j0, const InTile& in,
+                      OutTile& out, VectorX<T>& packed) {
+  constexpr int R = rank_v<typename Support::kind>;
+  const Eigen::Index h = in.rows();
+  const T* down = s.down.data() + i0;
+  pack_down_rows<R>(down, s.down.outerStride(), h, packed.data());
+  for (Eigen::Index j = 0; j < in.cols(); ++j) {
+    low_rank_column<R, Scaled>(packed.data(), down, s.down.outerStride(), s.up.col(j0 + j).data(),
+                               in.data() + j * in.outerStride(), out.data() + j * out.outerStride(),
+                               h);
+  }
+}
+
 /// Per-thread scratch of the merge: A's product for a tile when it is formed
 /// by GEMM, and the tile's rows of A's and B's down factors, packed, when they
 /// are merged column by column.
@@ -102,17 +121,8 @@ void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Til
   using KA = typename Adapter::kind_a;
   using KB = typename Adapter::kind_b;
   const Eigen::Index h = W0t.rows(), w = W0t.cols();
-  // The down rows are packed again for every column panel: a tile's worth of
-  // copying against 64 times as many multiply-adds, and the scratch stays tile-sized.
   if constexpr (column_low_rank_v<KA>) {
-    pack_down_rows<rank_v<KA>>(ad.A.down.data() + i0, ad.A.down.outerStride(), h,
-                               scratch.down_a.data());
-    for (Eigen::Index j = 0; j < w; ++j) {
-      low_rank_column<rank_v<KA>, true>(scratch.down_a.data(), ad.A.down.data() + i0,
-                                        ad.A.down.outerStride(), ad.A.up.col(j0 + j).data(),
-                                        W0t.data() + j * W0t.outerStride(),
-                                        Wt.data() + j * Wt.outerStride(), h);
-    }
+    low_rank_columns<true>(ad.A, i0, j0, W0t, Wt, scratch.down_a);
   } else if constexpr (is_low_rank_v<KA>) {
     auto At = scratch.product.topLeftCorner(h, w);
     At.noalias() = ad.A.down.middleRows(i0, h) * ad.A.up.middleCols(j0, w);
@@ -125,14 +135,7 @@ void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Til
     Wt = W0t;
   }
   if constexpr (column_low_rank_v<KB>) {
-    pack_down_rows<rank_v<KB>>(ad.B.down.data() + i0, ad.B.down.outerStride(), h,
-                               scratch.down_b.data());
-    for (Eigen::Index j = 0; j < w; ++j) {
-      T* column = Wt.data() + j * Wt.outerStride();
-      low_rank_column<rank_v<KB>, false>(scratch.down_b.data(), ad.B.down.data() + i0,
-                                         ad.B.down.outerStride(), ad.B.up.col(j0 + j).data(),
-                                         column, column, h);
-    }
+    low_rank_columns<false>(ad.B, i0, j0, Wt, Wt, scratch.down_b);
   } else if constexpr (is_low_rank_v<KB>) {
     Wt.noalias() += ad.B.down.middleRows(i0, h) * ad.B.up.middleCols(j0, w);
   } else if constexpr (std::is_same_v<KB, Vector>) {

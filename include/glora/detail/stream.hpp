@@ -6,11 +6,12 @@
 // than once. Here each W element is loaded once and multiplied into all K
 // columns of S. Two loop orders, chosen by measurement on Zen 3:
 // - register sweeps: a few rows of Z stay in registers while they walk across
-//   a block of W's columns; best for three or more columns of S, and for any
-//   K when W's column stride is a multiple of 4 KB (see stream_col_block);
+//   a block of W's columns; used for one column of S, for three or more, and
+//   for any number when W's column stride is a multiple of 4 KB (see
+//   stream_col_block);
 // - column sweeps: a few columns of W at a time run down the rows, adding into
 //   Z in L1; they read W as a handful of long contiguous runs, which is
-//   faster for one or two columns of S on other strides.
+//   faster for two columns of S on other strides.
 
 #include <glora/detail/unroll.hpp>
 #include <glora/support.hpp>
@@ -56,11 +57,11 @@ bool aliasing_stride(Eigen::Index ldw) {
 /// Columns of W per register sweep. Each row chunk reads one short run from
 /// every column of the sweep, so on an aliasing stride the sweep is kept
 /// short; otherwise a longer sweep amortises loading and storing the
-/// accumulators (measured: 6 for aliasing strides, 8 for one or two columns of
-/// S, 16 for more).
+/// accumulators (measured: 6 for aliasing strides, 8 for one column of S, 16
+/// for more).
 template <int K, typename T>
 Eigen::Index stream_col_block(Eigen::Index ldw) {
-  return aliasing_stride<T>(ldw) ? 6 : K <= 2 ? 8 : 16;
+  return aliasing_stride<T>(ldw) ? 6 : K == 1 ? 8 : 16;
 }
 
 /// Z += W · S by register sweeps, S of exactly K columns.

@@ -95,14 +95,12 @@ void naive_forward(const Layer& layer, const Matrix& X, Matrix& Y) {
 /// their repetitions interleaved, so every shape comes back (all four take
 /// about a gigabyte).
 struct ShapeState {
-  Shape shape;
   Lora lora;
   Full full;
   Cheap cheap;
   glora::Dense<T> merged;  // any merged layer: the dense rows only need a W and a b
   explicit ShapeState(const Shape& s)
-      : shape(s),
-        lora(random_layer<Lora>(s)),
+      : lora(random_layer<Lora>(s)),
         full(random_layer<Full>(s)),
         cheap(random_layer<Cheap>(s)),
         merged(full.merge()) {}

@@ -45,25 +45,11 @@ Real weight_term(const Support& s, Index i, Index j, bool magnitude = false) {
   }
 }
 
-/// Entry j of the prompt c, or with `magnitude` the sum of the absolute values
-/// of its terms.
+/// Entry j of the prompt c (with `magnitude`, as for weight_term): c is the
+/// n x 1 value slot C stands for, so its entry j is entry (j, 0).
 template <typename Support>
 Real prompt_term(const Support& s, Index j, bool magnitude = false) {
-  using K = typename Support::kind;
-  if constexpr (glora::is_low_rank_v<K>) {
-    Real sum = 0;
-    for (Index k = 0; k < s.down.cols(); ++k) {
-      const Real term = Real(s.down(j, k)) * Real(s.up(k, 0));
-      sum += magnitude ? std::fabs(term) : term;
-    }
-    return sum;
-  } else if constexpr (std::is_same_v<K, Vector>) {
-    return magnitude ? std::fabs(Real(s.value(j))) : s.value(j);
-  } else if constexpr (std::is_same_v<K, Scalar>) {
-    return magnitude ? std::fabs(Real(s.value)) : s.value;
-  } else {
-    return 0;
-  }
+  return weight_term(s, j, 0, magnitude);
 }
 
 /// Entry i of a D or E slot.

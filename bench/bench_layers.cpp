@@ -1,7 +1,10 @@
 // Forward and merge timings of GLoRA layers against plain Eigen, single precision.
 //
-// Benchmark names are <row>/<shape>[/<config>]/b<batch> for the forward rows and
-// <row>/<shape>/r8 for merging; bench/report.py turns one run's JSON into ratios.
+// The rows of one cell alternate call by call inside one benchmark and come out
+// as its counters (median microseconds per call): forward/<shape>/b<batch> has
+// plain, dense and unmerged/<config>; merge/<shape> has copy and merge. The
+// naive rows are benchmarks of their own, naive/<shape>/<config>/b<batch>.
+// bench/report.py turns one run's JSON into ratios.
 //   plain     Y = W X + b written directly in Eigen (the baseline)
 //   dense     Dense::forward of the merged layer
 //   unmerged  Linear::forward with the adapter active
@@ -16,6 +19,9 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -93,17 +99,23 @@ void naive_forward(const Layer& layer, const Matrix& X, Matrix& Y) {
 
 /// The layers of one shape, built on first use and kept: the benchmarks run
 /// their repetitions interleaved, so every shape comes back (all four take
-/// about a gigabyte).
+/// about 1.2 gigabytes).
 struct ShapeState {
   Lora lora;
   Full full;
   Cheap cheap;
   glora::Dense<T> merged;  // any merged layer: the dense rows only need a W and a b
+  // The plain row's own copy: rows that alternate each read a matrix of their
+  // own, so that none finds another's weights in cache.
+  Matrix plain_weight;
+  Vector plain_bias;
   explicit ShapeState(const Shape& s)
       : lora(random_layer<Lora>(s)),
         full(random_layer<Full>(s)),
         cheap(random_layer<Cheap>(s)),
-        merged(full.merge()) {}
+        merged(full.merge()),
+        plain_weight(merged.weight),
+        plain_bias(merged.bias) {}
 };
 
 ShapeState& state_for(const Shape& s) {
@@ -113,38 +125,79 @@ ShapeState& state_for(const Shape& s) {
   return *state;
 }
 
-/// Sets the byte and item counters: W0 is read once per call.
-void count(benchmark::State& st, const Shape& s, Index batch) {
-  st.SetItemsProcessed(st.iterations() * batch);
-  st.SetBytesProcessed(st.iterations() * s.out * s.in * static_cast<Index>(sizeof(T)));
+/// One row of a side-by-side cell: a name and a call that does the row's work once.
+struct Row {
+  std::string name;
+  std::function<void()> call;
+};
+
+/// Times the rows of one cell side by side. Every iteration warms each row up
+/// with a few untimed calls, then times one more call; the counters are each
+/// row's median time per call in microseconds. Rows that alternate this way
+/// share whatever the rest of a shared machine is doing, so their ratios hold
+/// where separate benchmarks of one expression drift apart by 20%.
+///
+/// The warm-up matters: on Zen 3, a weight matrix that fits in L3 needs a few
+/// passes, after other matrices have run, before a pass over it reaches its
+/// steady speed (after one pass the same GEMV measured up to 1.6x slower). It
+/// stops after 3 calls or 2 ms, whichever comes first: a call that long is
+/// either compute-bound or streams more than the cache holds.
+void side_by_side(benchmark::State& st, const std::vector<Row>& rows) {
+  using Clock = std::chrono::steady_clock;
+  constexpr int max_warm_calls = 3;
+  constexpr std::chrono::milliseconds max_warm_time(2);
+  std::vector<std::vector<double>> times(rows.size());
+  for (auto _ : st) {
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const auto warm_start = Clock::now();
+      for (int i = 0; i < max_warm_calls && Clock::now() - warm_start < max_warm_time; ++i) {
+        rows[r].call();
+      }
+      const auto start = Clock::now();
+      rows[r].call();
+      const auto stop = Clock::now();
+      times[r].push_back(std::chrono::duration<double, std::micro>(stop - start).count());
+    }
+  }
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    auto& t = times[r];
+    const auto median = t.begin() + (t.size() - 1) / 2;  // the lower one of an even count
+    std::nth_element(t.begin(), median, t.end());
+    st.counters[rows[r].name] = *median;
+  }
 }
 
+/// A row's call: f(), then what keeps the compiler from dropping its result.
 template <typename F>
-void forward_loop(benchmark::State& st, const Shape& s, Index batch, F&& f) {
+std::function<void()> row_call(F f, const T* result) {
+  return [f, result] {
+    f();
+    benchmark::DoNotOptimize(result);
+    benchmark::ClobberMemory();
+  };
+}
+
+/// The forward rows of one shape and batch: plain Eigen, Dense::forward and
+/// the unmerged forward of each config, on the same X and Y.
+void forward_cell(benchmark::State& st, Shape s, Index batch) {
+  ShapeState& state = state_for(s);
   const Matrix X = Matrix::Random(s.in, batch);
   Matrix Y(s.out, batch);
-  f(X, Y);  // the first call sizes the workspaces
-  for (auto _ : st) {
-    f(X, Y);
-    benchmark::DoNotOptimize(Y.data());
-    benchmark::ClobberMemory();
-  }
-  count(st, s, batch);
-}
-
-void plain(benchmark::State& st, Shape s, Index batch) {
-  const glora::Dense<T>& d = state_for(s).merged;
-  const Matrix& W = d.weight;
-  const Vector& b = d.bias;
-  forward_loop(st, s, batch, [&](const Matrix& X, Matrix& Y) {
-    Y.noalias() = W * X;
-    Y.colwise() += b;
-  });
-}
-
-void dense(benchmark::State& st, Shape s, Index batch) {
-  const glora::Dense<T>& d = state_for(s).merged;
-  forward_loop(st, s, batch, [&](const Matrix& X, Matrix& Y) { d.forward(X, Y); });
+  const Matrix& W = state.plain_weight;
+  const Vector& b = state.plain_bias;
+  const std::vector<Row> rows = {
+      {"plain", row_call(
+                    [&] {
+                      Y.noalias() = W * X;
+                      Y.colwise() += b;
+                    },
+                    Y.data())},
+      {"dense", row_call([&] { state.merged.forward(X, Y); }, Y.data())},
+      {"unmerged/lora", row_call([&] { state.lora.forward(X, Y); }, Y.data())},
+      {"unmerged/full", row_call([&] { state.full.forward(X, Y); }, Y.data())},
+      {"unmerged/cheap", row_call([&] { state.cheap.forward(X, Y); }, Y.data())},
+  };
+  side_by_side(st, rows);
 }
 
 template <typename Layer>
@@ -158,74 +211,59 @@ const Layer& layer_of(ShapeState& state) {
   }
 }
 
-template <typename Layer>
-void unmerged(benchmark::State& st, Shape s, Index batch) {
-  const Layer& layer = layer_of<Layer>(state_for(s));
-  forward_loop(st, s, batch, [&](const Matrix& X, Matrix& Y) { layer.forward(X, Y); });
-}
-
+/// The reference's way, timed on its own: one call of the larger shapes takes
+/// up to a second, too long to alternate with the fast rows.
 template <typename Layer>
 void naive(benchmark::State& st, Shape s, Index batch) {
   const Layer& layer = layer_of<Layer>(state_for(s));
-  forward_loop(st, s, batch, [&](const Matrix& X, Matrix& Y) { naive_forward(layer, X, Y); });
-}
-
-/// Merging allocates its own layer so that the forward shapes stay cached.
-void copy(benchmark::State& st, Shape s) {
-  const Matrix W0 = Matrix::Random(s.out, s.in);
-  Matrix W(s.out, s.in);
+  const Matrix X = Matrix::Random(s.in, batch);
+  Matrix Y(s.out, batch);
   for (auto _ : st) {
-    W = W0;
-    benchmark::DoNotOptimize(W.data());
+    naive_forward(layer, X, Y);
+    benchmark::DoNotOptimize(Y.data());
     benchmark::ClobberMemory();
   }
-  count(st, s, 1);
 }
 
-void merge(benchmark::State& st, Shape s) {
+/// A plain copy of W0 and merge_into with LowRank-8 A and B, side by side.
+void merge_cell(benchmark::State& st, Shape s) {
+  const Matrix W0 = Matrix::Random(s.out, s.in);
   const auto layer = random_layer<Merging>(s);
   Matrix W(s.out, s.in);
   Vector b(s.out);
-  for (auto _ : st) {
-    layer.merge_into(W, b);
-    benchmark::DoNotOptimize(W.data());
-    benchmark::ClobberMemory();
-  }
-  count(st, s, 1);
+  const std::vector<Row> rows = {
+      {"copy", row_call([&] { W = W0; }, W.data())},
+      {"merge", row_call([&] { layer.merge_into(W, b); }, W.data())},
+  };
+  side_by_side(st, rows);
 }
 
 template <typename Fn, typename... Args>
-void add(const std::string& name, Fn fn, Args... args) {
-  benchmark::RegisterBenchmark(name.c_str(), fn, args...)
+benchmark::internal::Benchmark* add(const std::string& name, Fn fn, Args... args) {
+  return benchmark::RegisterBenchmark(name.c_str(), fn, args...)
       ->Unit(benchmark::kMicrosecond)
-      ->MinTime(0.1)
       ->ComputeStatistics("min", [](const std::vector<double>& v) {
         return *std::min_element(v.begin(), v.end());
       });
 }
 
 void register_all() {
-  const std::vector<std::pair<std::string, void (*)(benchmark::State&, Shape, Index)>> configs[] = {
-      {{"lora", unmerged<Lora>}, {"full", unmerged<Full>}, {"cheap", unmerged<Cheap>}},
-      {{"lora", naive<Lora>}, {"full", naive<Full>}, {"cheap", naive<Cheap>}}};
-  const char* config_rows[] = {"unmerged", "naive"};
+  const std::pair<const char*, void (*)(benchmark::State&, Shape, Index)> naive_rows[] = {
+      {"lora", naive<Lora>}, {"full", naive<Full>}, {"cheap", naive<Cheap>}};
   for (const Shape& s : kShapes) {
     for (Index batch : kBatches) {
       const std::string cell = shape_name(s) + "/b" + std::to_string(batch);
-      add("plain/" + cell, plain, s, batch);
-      add("dense/" + cell, dense, s, batch);
-      for (int row = 0; row < 2; ++row) {
-        for (const auto& [config, fn] : configs[row]) {
-          add(std::string(config_rows[row]) + "/" + shape_name(s) + "/" + config + "/b" +
-                  std::to_string(batch),
-              fn, s, batch);
-        }
+      // A few iterations even of the slowest cells, whose rows take up to 0.4 s a call.
+      add("forward/" + cell, forward_cell, s, batch)->MinTime(1.0)->UseRealTime();
+      for (const auto& [config, fn] : naive_rows) {
+        add("naive/" + shape_name(s) + "/" + config + "/b" + std::to_string(batch), fn, s, batch)
+            ->MinTime(0.1)
+            ->UseRealTime();
       }
     }
   }
   const Shape big{4096, 4096};
-  add("copy/" + shape_name(big), copy, big);
-  add("merge/" + shape_name(big) + "/r8", merge, big);
+  add("merge/" + shape_name(big), merge_cell, big)->MinTime(1.0)->UseRealTime();
 }
 
 const bool registered = (register_all(), true);

@@ -9,6 +9,7 @@ set logscale x
 set xtics (1, 16, 197)
 set key outside right
 set grid
+set datafile columnheaders
 stats data nooutput
 plot for [i=0:STATS_blocks-1] data index i using 1:2 with linespoints \
      title columnheader(1) noenhanced

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Ratios from one run of glora_bench_layers (Google Benchmark JSON).
 
-Usage: report.py RESULTS.json [--time cpu|real] [--table OUT.md] [--plot-data OUT.dat]
+Usage: report.py RESULTS.json [--table OUT.md] [--plot-data OUT.dat]
 
-Every ratio divides two timings of the same run. With repetitions, the
-minimum over repetitions is used (the least disturbed measurement).
+Every ratio divides two timings of the same run; apart from the naive rows,
+the two were taken side by side, alternating call by call.
 """
 import argparse
 import json
@@ -29,24 +29,39 @@ TARGETS = [
 ]
 
 
-def load(path, time_field):
-    """Maps (row, shape, config, batch) to the fastest time in microseconds."""
+def load(path):
+    """Maps (row, shape, config, batch) to a time in microseconds.
+
+    The rows of a cell are the counters of its benchmark (each row's median
+    time per call, rows alternating call by call); the naive rows are
+    benchmarks of their own (wall-clock time). With repetitions, the minimum
+    over repetitions is used (the least disturbed measurement).
+    """
     with open(path) as f:
         data = json.load(f)
     times = {}
+
+    def keep(key, t):
+        times[key] = min(t, times.get(key, float("inf")))
+
     for bench in data["benchmarks"]:
         if bench.get("run_type") == "aggregate" and bench.get("aggregate_name") != "min":
             continue
         name = bench.get("run_name", bench["name"]).split("/min_time")[0].split("/real_time")[0]
         parts = name.split("/")
-        if parts[0] in ("copy", "merge"):
-            key = (parts[0], parts[1], "", 0)
-        else:
-            config = parts[2] if len(parts) == 4 else ""
-            key = (parts[0], parts[1], config, int(parts[-1][1:]))
-        t = bench[time_field + "_time"]
-        times[key] = min(t, times.get(key, float("inf")))
-    return data.get("context", {}), times
+        if parts[0] == "forward":  # forward/<shape>/b<batch>: plain, dense, unmerged/<config>
+            batch = int(parts[2][1:])
+            for row in ("plain", "dense") + tuple(f"unmerged/{c}" for c in CONFIGS):
+                if row in bench:
+                    r, _, config = row.partition("/")
+                    keep((r, parts[1], config, batch), bench[row])
+        elif parts[0] == "merge":  # merge/<shape>: copy, merge
+            for row in ("copy", "merge"):
+                if row in bench:
+                    keep((row, parts[1], "", 0), bench[row])
+        elif parts[0] == "naive":  # naive/<shape>/<config>/b<batch>
+            keep(("naive", parts[1], parts[2], int(parts[3][1:])), bench["real_time"])
+    return times
 
 
 def cells(times):
@@ -67,11 +82,12 @@ def fmt(x):
     return "—" if x is None else f"{x:.2f}"
 
 
-def table(context, times, time_field):
+def table(times):
     shapes, batches = cells(times)
     out = []
-    out.append(f"Time: {time_field} time, fastest of the repetitions; "
-               f"ratios are within one run.\n")
+    out.append("Time: wall clock, microseconds per call; each row's median over its calls, "
+               "fastest of the repetitions. Apart from the naive rows, the rows of a shape "
+               "and batch alternate call by call.\n")
     out.append("| shape | batch | plain (µs) | dense/plain | "
                + " | ".join(f"unmerged/merged {c}" for c in CONFIGS) + " | "
                + " | ".join(f"naive/merged {c}" for c in CONFIGS) + " |")
@@ -129,12 +145,11 @@ def plot_data(times):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("json")
-    p.add_argument("--time", choices=["cpu", "real"], default="cpu")
     p.add_argument("--table")
     p.add_argument("--plot-data")
     a = p.parse_args()
-    context, times = load(a.json, a.time)
-    text = table(context, times, a.time)
+    times = load(a.json)
+    text = table(times)
     if a.table:
         with open(a.table, "w") as f:
             f.write(text)

@@ -253,7 +253,8 @@ void register_all() {
   for (const Shape& s : kShapes) {
     for (Index batch : kBatches) {
       const std::string cell = shape_name(s) + "/b" + std::to_string(batch);
-      // A few iterations even of the slowest cells, whose rows take up to 0.4 s a call.
+      // A second per repetition: hundreds of turns for the small shapes, one for the
+      // largest, whose rows take up to 0.4 s a call.
       add("forward/" + cell, forward_cell, s, batch)->MinTime(1.0)->UseRealTime();
       for (const auto& [config, fn] : naive_rows) {
         add("naive/" + shape_name(s) + "/" + config + "/b" + std::to_string(batch), fn, s, batch)

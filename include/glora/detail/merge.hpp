@@ -56,26 +56,25 @@ void low_rank_column(const T* packed, const T* d, Eigen::Index ldd, const T* u, 
   Packet uv[R];
   unroll<R>([&](auto k) { uv[k] = pset1<Packet>(u[k]); });
   const auto finish = [](auto x, auto sum) { return Scaled ? pmadd(x, sum, x) : padd(x, sum); };
-  // Four packets of rows per step: four independent chains of R multiply-adds.
-  constexpr int G = 4;
   Eigen::Index i = 0;
-  for (; i + G * P <= h; i += G * P, packed += G * R * P) {
-    Packet sum[G];
-    unroll<G>([&](auto g) { sum[g] = pmul(ploadu<Packet>(packed + g * R * P), uv[0]); });
-    unroll<R - 1>([&](auto k) {
-      unroll<G>([&](auto g) {
-        sum[g] = pmadd(ploadu<Packet>(packed + (g * R + k + 1) * P), uv[k + 1], sum[g]);
+  // G packets of rows per step: G independent chains of R multiply-adds.
+  const auto steps = [&](auto groups) {
+    constexpr int G = decltype(groups)::value;
+    for (; i + G * P <= h; i += G * P, packed += G * R * P) {
+      Packet sum[G];
+      unroll<G>([&](auto g) { sum[g] = pmul(ploadu<Packet>(packed + g * R * P), uv[0]); });
+      unroll<R - 1>([&](auto k) {
+        unroll<G>([&](auto g) {
+          sum[g] = pmadd(ploadu<Packet>(packed + (g * R + k + 1) * P), uv[k + 1], sum[g]);
+        });
       });
-    });
-    unroll<G>(
-        [&](auto g) { pstoreu(out + i + g * P, finish(ploadu<Packet>(in + i + g * P), sum[g])); });
-  }
-  for (; i + P <= h; i += P, packed += R * P) {
-    Packet sum = pmul(ploadu<Packet>(packed), uv[0]);
-    unroll<R - 1>(
-        [&](auto k) { sum = pmadd(ploadu<Packet>(packed + (k + 1) * P), uv[k + 1], sum); });
-    pstoreu(out + i, finish(ploadu<Packet>(in + i), sum));
-  }
+      unroll<G>([&](auto g) {
+        pstoreu(out + i + g * P, finish(ploadu<Packet>(in + i + g * P), sum[g]));
+      });
+    }
+  };
+  steps(std::integral_constant<int, 4>());
+  steps(std::integral_constant<int, 1>());
   for (; i < h; ++i) {
     T sum = d[i] * u[0];
     unroll<R - 1>([&](auto k) { sum += d[i + (k + 1) * ldd] * u[k + 1]; });

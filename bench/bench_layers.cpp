@@ -218,11 +218,8 @@ void naive(benchmark::State& st, Shape s, Index batch) {
   const Layer& layer = layer_of<Layer>(state_for(s));
   const Matrix X = Matrix::Random(s.in, batch);
   Matrix Y(s.out, batch);
-  for (auto _ : st) {
-    naive_forward(layer, X, Y);
-    benchmark::DoNotOptimize(Y.data());
-    benchmark::ClobberMemory();
-  }
+  const auto call = row_call([&] { naive_forward(layer, X, Y); }, Y.data());
+  for (auto _ : st) call();
 }
 
 /// A plain copy of W0 and merge_into with LowRank-8 A and B, side by side.

@@ -72,35 +72,37 @@ void accumulate_c(const Support<T, Slot::C, K>& C, const Dc& dc, Support<T, Slot
 /// Writes W0's and A's share of dX, and adds the gradients that go through
 /// W0ᵀ: the ups of a low-rank A and slot C. They share one product
 /// W0ᵀ · [s ⊙ dY, d_1 ⊙ dY, ..., d_r ⊙ dY, g], the last column only with a prompt.
-template <typename T, typename W0Type, typename Adapter>
-void backward_through_w0t(const W0Type& W0, const Adapter& ad,
-                          const Eigen::Ref<const MatrixX<T>>& X,
-                          const Eigen::Ref<const MatrixX<T>>& dY, Adapter& grads,
-                          Eigen::Ref<MatrixX<T>> dX, BackwardWorkspace<T>& ws) {
-  using KA = typename Adapter::kind_a;
+/// Templated on the two slots it reads, so that layers which differ only in
+/// B, D or E share one instance.
+template <typename T, typename W0Type, typename KA, typename KC>
+void backward_through_w0t(const W0Type& W0, const Support<T, Slot::A, KA>& A,
+                          const Support<T, Slot::C, KC>& C, const Eigen::Ref<const MatrixX<T>>& X,
+                          const Eigen::Ref<const MatrixX<T>>& dY, Support<T, Slot::A, KA>& grad_a,
+                          Support<T, Slot::C, KC>& grad_c, Eigen::Ref<MatrixX<T>> dX,
+                          BackwardWorkspace<T>& ws) {
   constexpr Eigen::Index rank_a = rank_v<KA>;
-  constexpr bool prompt = has_prompt_v<Adapter>;
+  constexpr bool prompt = !is_none_v<KC>;
   const Eigen::Index N = X.cols();
 
   if constexpr (rank_a == 0 && !prompt && !std::is_same_v<KA, Vector>) {
     dX.noalias() = W0.transpose() * dY;
-    if constexpr (std::is_same_v<KA, Scalar>) dX *= T(1) + ad.A.value;
+    if constexpr (std::is_same_v<KA, Scalar>) dX *= T(1) + A.value;
   } else {
     const Eigen::Index prompt_col = N * (1 + rank_a);
     ws.stacked.resize(dY.rows(), prompt_col + (prompt ? 1 : 0));
     if constexpr (std::is_same_v<KA, Vector>) {
       // dY + diag(v) dY rather than (1 + v) ⊙ dY: a broadcast expression would be
       // evaluated into a temporary, a stored vector is not.
-      ws.stacked.leftCols(N) = dY + ad.A.value.asDiagonal() * dY;
+      ws.stacked.leftCols(N) = dY + A.value.asDiagonal() * dY;
     } else if constexpr (std::is_same_v<KA, Scalar>) {
-      ws.stacked.leftCols(N) = dY * (T(1) + ad.A.value);
+      ws.stacked.leftCols(N) = dY * (T(1) + A.value);
     } else {
       ws.stacked.leftCols(N) = dY;
     }
     if constexpr (rank_a > 0) {
       for (Eigen::Index k = 0; k < rank_a; ++k) {
         ws.stacked.middleCols(N * (1 + k), N).array() =
-            dY.array().colwise() * ad.A.down.col(k).array();
+            dY.array().colwise() * A.down.col(k).array();
       }
     }
     if constexpr (prompt) ws.stacked.col(prompt_col) = ws.dy_sums;
@@ -110,11 +112,11 @@ void backward_through_w0t(const W0Type& W0, const Adapter& ad,
     if constexpr (rank_a > 0) {
       for (Eigen::Index k = 0; k < rank_a; ++k) {
         const auto through_k = ws.w0t_stacked.middleCols(N * (1 + k), N);
-        dX.array() += through_k.array().colwise() * ad.A.up.row(k).transpose().array();
-        grads.A.up.row(k) += (X.array() * through_k.array()).rowwise().sum().transpose().matrix();
+        dX.array() += through_k.array().colwise() * A.up.row(k).transpose().array();
+        grad_a.up.row(k) += (X.array() * through_k.array()).rowwise().sum().transpose().matrix();
       }
     }
-    if constexpr (prompt) accumulate_c(ad.C, ws.w0t_stacked.col(prompt_col), grads.C);
+    if constexpr (prompt) accumulate_c(C, ws.w0t_stacked.col(prompt_col), grad_c);
   }
 }
 
@@ -145,21 +147,20 @@ void backward_through_b(const Support<T, Slot::B, K>& B, const Eigen::Ref<const 
 }
 
 /// Adds the gradients of D and E from g = ∂L/∂b.
-template <typename T, typename B0Type, typename Adapter>
-void accumulate_bias_slots(const B0Type& b0, bool has_bias, const VectorX<T>& g, Adapter& grads) {
-  using KD = typename Adapter::kind_d;
-  using KE = typename Adapter::kind_e;
+template <typename T, typename B0Type, typename KD, typename KE>
+void accumulate_bias_slots(const B0Type& b0, bool has_bias, const VectorX<T>& g,
+                           Support<T, Slot::D, KD>& grad_d, Support<T, Slot::E, KE>& grad_e) {
   if (has_bias) {
     if constexpr (std::is_same_v<KD, Vector>) {
-      grads.D.value.array() += g.array() * b0.array();
+      grad_d.value.array() += g.array() * b0.array();
     } else if constexpr (std::is_same_v<KD, Scalar>) {
-      grads.D.value += g.dot(b0);
+      grad_d.value += g.dot(b0);
     }
   }
   if constexpr (std::is_same_v<KE, Vector>) {
-    grads.E.value += g;
+    grad_e.value += g;
   } else if constexpr (std::is_same_v<KE, Scalar>) {
-    grads.E.value += g.sum();
+    grad_e.value += g.sum();
   }
 }
 
@@ -176,9 +177,9 @@ void unmerged_backward(const W0Type& W0, const B0Type& b0, bool has_bias, const 
   if (X.cols() == 0) return;
   ws.dy_sums = dY.rowwise().sum();
   accumulate_a_row_factors(W0, ad.A, X, dY, grads.A, ws);
-  backward_through_w0t(W0, ad, X, dY, grads, dX, ws);
+  backward_through_w0t(W0, ad.A, ad.C, X, dY, grads.A, grads.C, dX, ws);
   backward_through_b(ad.B, X, dY, grads.B, dX, ws);
-  accumulate_bias_slots<T>(b0, has_bias, ws.dy_sums, grads);
+  accumulate_bias_slots<T>(b0, has_bias, ws.dy_sums, grads.D, grads.E);
 }
 
 }  // namespace glora::detail

@@ -40,15 +40,14 @@ constexpr bool adds_bias(bool has_bias) {
 
 /// b = b0 + b0 ⊙ D + E (without a frozen bias: b = E). The prompt term W0 c is
 /// the caller's to add. Elementwise, so `b` may be b0's own storage.
-template <typename T, typename Adapter, typename B0, typename Out>
-void write_bias_without_prompt(const B0& b0, bool has_bias, const Adapter& ad, Out&& b) {
-  using KD = typename Adapter::kind_d;
-  using KE = typename Adapter::kind_e;
+template <typename T, typename B0, typename KD, typename KE, typename Out>
+void write_bias_without_prompt(const B0& b0, bool has_bias, const Support<T, Slot::D, KD>& D,
+                               const Support<T, Slot::E, KE>& E, Out&& b) {
   if (has_bias) {
     if constexpr (std::is_same_v<KD, Vector>) {
-      b.array() = b0.array() * (T(1) + ad.D.value.array());
+      b.array() = b0.array() * (T(1) + D.value.array());
     } else if constexpr (std::is_same_v<KD, Scalar>) {
-      b = b0 * (T(1) + ad.D.value);
+      b = b0 * (T(1) + D.value);
     } else {
       b = b0;
     }
@@ -56,9 +55,9 @@ void write_bias_without_prompt(const B0& b0, bool has_bias, const Adapter& ad, O
     b.setZero();
   }
   if constexpr (std::is_same_v<KE, Vector>) {
-    b += ad.E.value;
+    b += E.value;
   } else if constexpr (std::is_same_v<KE, Scalar>) {
-    b.array() += ad.E.value;
+    b.array() += E.value;
   }
 }
 

@@ -40,27 +40,29 @@ namespace glora::detail {
 inline constexpr Eigen::Index forward_tile_rows = 256;
 inline constexpr Eigen::Index forward_tile_cols = 256;
 
+// The helpers below are templated on the kind of A and on whether slot C
+// adds a prompt, not on the whole adapter: layers that differ only in the
+// other slots share one instance of each.
+
 /// Columns of S in the factored path.
-template <typename Adapter>
+template <typename KA, bool Prompt>
 constexpr Eigen::Index stacked_cols(Eigen::Index N) {
-  using KA = typename Adapter::kind_a;
-  const bool prompt_column =
-      has_prompt_v<Adapter> && (std::is_same_v<KA, Vector> || std::is_same_v<KA, Scalar>);
+  const bool prompt_column = Prompt && (std::is_same_v<KA, Vector> || std::is_same_v<KA, Scalar>);
   return N * (1 + rank_v<KA>)+(prompt_column ? 1 : 0);
 }
 
 /// Whether S is X itself (no prompt, no low-rank A), so no copy is needed.
-template <typename Adapter>
+template <typename KA, bool Prompt>
 constexpr bool stacks_x_only() {
-  return !has_prompt_v<Adapter> && !is_low_rank_v<typename Adapter::kind_a>;
+  return !Prompt && !is_low_rank_v<KA>;
 }
 
 /// The tiled path pays off once S is too wide to stream and its N + r
 /// multiply-adds per entry of W0 beat the factored path's N (1 + r).
-template <typename Adapter>
+template <typename KA, bool Prompt>
 bool use_tiled_path(Eigen::Index N) {
-  constexpr Eigen::Index r = rank_v<typename Adapter::kind_a>;
-  return r > 0 && stacked_cols<Adapter>(N) > max_stream_cols && N + r + 2 < N * (1 + r);
+  constexpr Eigen::Index r = rank_v<KA>;
+  return r > 0 && stacked_cols<KA, Prompt>(N) > max_stream_cols && N + r + 2 < N * (1 + r);
 }
 
 /// Makes room for `threads` threads' scratch; allocates only when it grows.
@@ -70,19 +72,19 @@ void reserve_threads(Workspace<T>& ws, int threads) {
 }
 
 /// Builds S (see the top of this file) in ws.stacked, with c in ws.prompt.
-template <typename T, typename Adapter>
-void build_stacked(const Adapter& ad, const Eigen::Ref<const MatrixX<T>>& X, Workspace<T>& ws) {
-  using KA = typename Adapter::kind_a;
+template <bool Prompt, typename T, typename KA>
+void build_stacked(const Support<T, Slot::A, KA>& A, const Eigen::Ref<const MatrixX<T>>& X,
+                   Workspace<T>& ws) {
   const Eigen::Index N = X.cols();
-  ws.stacked.resize(X.rows(), stacked_cols<Adapter>(N));
+  ws.stacked.resize(X.rows(), stacked_cols<KA, Prompt>(N));
   ws.stacked.leftCols(N) = X;
   if constexpr (is_low_rank_v<KA>) {
     for (Eigen::Index k = 0; k < rank_v<KA>; ++k) {
       ws.stacked.middleCols(N * (1 + k), N).array() =
-          X.array().colwise() * ad.A.up.row(k).transpose().array();
+          X.array().colwise() * A.up.row(k).transpose().array();
     }
   }
-  if constexpr (has_prompt_v<Adapter>) {
+  if constexpr (Prompt) {
     if constexpr (std::is_same_v<KA, Vector> || std::is_same_v<KA, Scalar>) {
       ws.stacked.rightCols(1) = ws.prompt;
     } else {
@@ -112,15 +114,15 @@ void product(const W0Type& W0, const Eigen::Ref<const MatrixX<T>>& S, Eigen::Ref
 
 /// The factored path: writes W0's terms, A included, into Y; for a vector or
 /// scalar A adds W0 c to ws.bias.
-template <typename T, typename W0Type, typename Adapter>
-void factored_w0_terms(const W0Type& W0, const Adapter& ad, const Eigen::Ref<const MatrixX<T>>& X,
-                       Eigen::Ref<MatrixX<T>> Y, Workspace<T>& ws) {
-  using KA = typename Adapter::kind_a;
+template <bool Prompt, typename T, typename W0Type, typename KA>
+void factored_w0_terms(const W0Type& W0, const Support<T, Slot::A, KA>& A,
+                       const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
+                       Workspace<T>& ws) {
   const Eigen::Index N = X.cols();
-  if constexpr (stacks_x_only<Adapter>()) {
+  if constexpr (stacks_x_only<KA, Prompt>()) {
     product<T>(W0, X, Y, ws);
   } else {
-    build_stacked<T>(ad, X, ws);
+    build_stacked<Prompt, T>(A, X, ws);
     if constexpr (std::is_same_v<KA, None>) {
       product<T>(W0, ws.stacked, Y, ws);
     } else {
@@ -132,25 +134,25 @@ void factored_w0_terms(const W0Type& W0, const Adapter& ad, const Eigen::Ref<con
 
   if constexpr (is_low_rank_v<KA>) {
     for (Eigen::Index k = 0; k < rank_v<KA>; ++k) {
-      Y.array() +=
-          ws.product.middleCols(N * (1 + k), N).array().colwise() * ad.A.down.col(k).array();
+      Y.array() += ws.product.middleCols(N * (1 + k), N).array().colwise() * A.down.col(k).array();
     }
   } else if constexpr (std::is_same_v<KA, Vector>) {
     // One column at a time: Eigen's colwise() *= would evaluate 1 + a into a heap temporary.
-    for (Eigen::Index j = 0; j < N; ++j) Y.col(j).array() *= T(1) + ad.A.value.array();
+    for (Eigen::Index j = 0; j < N; ++j) Y.col(j).array() *= T(1) + A.value.array();
   } else if constexpr (std::is_same_v<KA, Scalar>) {
-    Y *= T(1) + ad.A.value;
+    Y *= T(1) + A.value;
   }
-  if constexpr (has_prompt_v<Adapter> && !std::is_same_v<KA, None> && !is_low_rank_v<KA>) {
+  if constexpr (Prompt && !std::is_same_v<KA, None> && !is_low_rank_v<KA>) {
     ws.bias += ws.product.col(N);
   }
 }
 
 /// The tiled path (low-rank A): Y = (W0 ⊙ (1 + Ad Au)) X, one tile of the
 /// adapted weight at a time; W0 c is added to ws.bias from the same tiles.
-template <typename T, typename W0Type, typename Adapter>
-void tiled_w0_terms(const W0Type& W0, const Adapter& ad, const Eigen::Ref<const MatrixX<T>>& X,
-                    Eigen::Ref<MatrixX<T>> Y, Workspace<T>& ws) {
+template <bool Prompt, typename T, typename W0Type, typename KA>
+void tiled_w0_terms(const W0Type& W0, const Support<T, Slot::A, KA>& A,
+                    const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
+                    Workspace<T>& ws) {
   const Eigen::Index n = W0.cols();
   const int threads = row_threads(double(W0.size()) * double(X.cols()));
   reserve_threads(ws, threads);
@@ -165,9 +167,9 @@ void tiled_w0_terms(const W0Type& W0, const Adapter& ad, const Eigen::Ref<const 
         const Eigen::Index h = std::min(forward_tile_rows, end - i0);
         const auto W0t = W0.block(i0, j0, h, w);
         auto Wt = tile.topLeftCorner(h, w);
-        Wt.noalias() = ad.A.down.middleRows(i0, h) * ad.A.up.middleCols(j0, w);
+        Wt.noalias() = A.down.middleRows(i0, h) * A.up.middleCols(j0, w);
         Wt.array() = W0t.array() * (T(1) + Wt.array());
-        if constexpr (has_prompt_v<Adapter>) {
+        if constexpr (Prompt) {
           ws.bias.segment(i0, h).noalias() += W0t * ws.prompt.segment(j0, w);
         }
         product_add<T>(Wt, X.middleRows(j0, w), Y.middleRows(i0, h), ws.threads[t].gemm);
@@ -177,24 +179,24 @@ void tiled_w0_terms(const W0Type& W0, const Adapter& ad, const Eigen::Ref<const 
 }
 
 /// Adds B's term and the bias to Y.
-template <typename T, typename Adapter>
-void add_b_and_bias(const Adapter& ad, bool adds_any_bias, const Eigen::Ref<const MatrixX<T>>& X,
-                    Eigen::Ref<MatrixX<T>> Y, Workspace<T>& ws) {
-  using KB = typename Adapter::kind_b;
+template <typename T, typename KB>
+void add_b_and_bias(const Support<T, Slot::B, KB>& B, bool adds_any_bias,
+                    const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
+                    Workspace<T>& ws) {
   const Eigen::Index N = X.cols();
   reserve_threads(ws, 1);
   if constexpr (is_low_rank_v<KB>) {
     ws.low_rank.setZero(rank_v<KB>, N);
-    product_add<T>(ad.B.up, X, ws.low_rank, ws.threads[0].gemm);
-    product_add<T>(ad.B.down, ws.low_rank, Y, ws.threads[0].gemm);
+    product_add<T>(B.up, X, ws.low_rank, ws.threads[0].gemm);
+    product_add<T>(B.down, ws.low_rank, Y, ws.threads[0].gemm);
   } else if constexpr (std::is_same_v<KB, Vector> || std::is_same_v<KB, Scalar>) {
     // Column by column: Eigen's rowwise() += would evaluate the row into a heap temporary.
     for (Eigen::Index j = 0; j < N; ++j) {
       const T column_sum = X.col(j).sum();
       if constexpr (std::is_same_v<KB, Vector>) {
-        Y.col(j) += column_sum * ad.B.value;
+        Y.col(j) += column_sum * B.value;
       } else {
-        Y.col(j).array() += column_sum * ad.B.value;
+        Y.col(j).array() += column_sum * B.value;
       }
     }
   }
@@ -206,21 +208,23 @@ template <typename T, typename W0Type, typename B0Type, typename Adapter>
 void unmerged_forward(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
                       const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
                       Workspace<T>& ws) {
+  using KA = typename Adapter::kind_a;
+  constexpr bool prompt = has_prompt_v<Adapter>;
   const bool bias = adds_bias<Adapter>(has_bias);
   if (bias) {
     ws.bias.resize(W0.rows());
-    write_bias_without_prompt<T>(b0, has_bias, ad, ws.bias);
+    write_bias_without_prompt<T>(b0, has_bias, ad.D, ad.E, ws.bias);
   }
-  if constexpr (has_prompt_v<Adapter>) {
+  if constexpr (prompt) {
     ws.prompt.resize(W0.cols());
     write_prompt(ad.C, ws.prompt);
   }
-  if (use_tiled_path<Adapter>(X.cols())) {
-    if constexpr (is_low_rank_v<typename Adapter::kind_a>) tiled_w0_terms<T>(W0, ad, X, Y, ws);
+  if (use_tiled_path<KA, prompt>(X.cols())) {
+    if constexpr (is_low_rank_v<KA>) tiled_w0_terms<prompt, T>(W0, ad.A, X, Y, ws);
   } else {
-    factored_w0_terms<T>(W0, ad, X, Y, ws);
+    factored_w0_terms<prompt, T>(W0, ad.A, X, Y, ws);
   }
-  add_b_and_bias<T>(ad, bias, X, Y, ws);
+  add_b_and_bias<T>(ad.B, bias, X, Y, ws);
 }
 
 }  // namespace glora::detail

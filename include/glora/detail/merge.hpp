@@ -114,56 +114,53 @@ struct MergeScratch {
 /// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. W0t is read in
 /// full before Wt is written (and each element of W0t only for the same
 /// element of Wt), so the two may be the same memory.
-template <typename T, typename Adapter, typename W0Tile, typename WTile>
-void merge_tile(const Adapter& ad, Eigen::Index i0, Eigen::Index j0, const W0Tile& W0t, WTile&& Wt,
-                MergeScratch<T>& scratch) {
-  using KA = typename Adapter::kind_a;
-  using KB = typename Adapter::kind_b;
+template <typename T, typename KA, typename KB, typename W0Tile, typename WTile>
+void merge_tile(const Support<T, Slot::A, KA>& A, const Support<T, Slot::B, KB>& B, Eigen::Index i0,
+                Eigen::Index j0, const W0Tile& W0t, WTile&& Wt, MergeScratch<T>& scratch) {
   const Eigen::Index h = W0t.rows(), w = W0t.cols();
   if constexpr (column_low_rank_v<KA>) {
-    low_rank_columns<true>(ad.A, i0, j0, W0t, Wt, scratch.down_a);
+    low_rank_columns<true>(A, i0, j0, W0t, Wt, scratch.down_a);
   } else if constexpr (is_low_rank_v<KA>) {
     auto At = scratch.product.topLeftCorner(h, w);
-    At.noalias() = ad.A.down.middleRows(i0, h) * ad.A.up.middleCols(j0, w);
+    At.noalias() = A.down.middleRows(i0, h) * A.up.middleCols(j0, w);
     Wt.array() = W0t.array() * (T(1) + At.array());
   } else if constexpr (std::is_same_v<KA, Vector>) {
-    Wt.array() = W0t.array().colwise() * (T(1) + ad.A.value.segment(i0, h).array());
+    Wt.array() = W0t.array().colwise() * (T(1) + A.value.segment(i0, h).array());
   } else if constexpr (std::is_same_v<KA, Scalar>) {
-    Wt = W0t * (T(1) + ad.A.value);
+    Wt = W0t * (T(1) + A.value);
   } else {
     Wt = W0t;
   }
   if constexpr (column_low_rank_v<KB>) {
-    low_rank_columns<false>(ad.B, i0, j0, Wt, Wt, scratch.down_b);
+    low_rank_columns<false>(B, i0, j0, Wt, Wt, scratch.down_b);
   } else if constexpr (is_low_rank_v<KB>) {
-    Wt.noalias() += ad.B.down.middleRows(i0, h) * ad.B.up.middleCols(j0, w);
+    Wt.noalias() += B.down.middleRows(i0, h) * B.up.middleCols(j0, w);
   } else if constexpr (std::is_same_v<KB, Vector>) {
-    Wt.colwise() += ad.B.value.segment(i0, h);
+    Wt.colwise() += B.value.segment(i0, h);
   } else if constexpr (std::is_same_v<KB, Scalar>) {
-    Wt.array() += ad.B.value;
+    Wt.array() += B.value;
   }
 }
 
-/// Writes the merged W (out x in) and b (out; or empty, for a layer that has
-/// no bias and adds none, to merge W alone). W and b may be W0's and b0's
-/// own storage: each tile of W0 is read (for A and for W0 c) before the same
-/// tile of W is written, and the bias update is elementwise.
+/// Writes the merged weight W = W0 ⊙ (1 + A) + B (out x in) and adds the
+/// prompt term W0 c to b (out; or empty, to merge W alone). Templated on the
+/// three slots it reads rather than on the whole adapter, so that layers
+/// which differ only in D or E share one instance. W may be W0's own storage:
+/// each tile of W0 is read (for A and for W0 c) before the same tile of W is
+/// written.
 ///
 /// One pass over W0, split by rows between threads, a panel of columns at a
 /// time (each column of the panel is a contiguous run of W0). A's and B's
 /// products and the prompt c are formed a tile at a time: besides W and b, the
 /// memory used is a tile's worth of scratch per thread (heap) and a slice of c
 /// (stack).
-template <typename T, typename W0Type, typename B0Type, typename Adapter>
-void merge(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
-           Eigen::Ref<MatrixX<T>> W, Eigen::Ref<VectorX<T>> b) {
-  using KA = typename Adapter::kind_a;
-  using KB = typename Adapter::kind_b;
-  constexpr bool prompt = has_prompt_v<Adapter>;
+template <typename T, typename W0Type, typename KA, typename KB, typename KC>
+void merge_weight(const W0Type& W0, const Support<T, Slot::A, KA>& A,
+                  const Support<T, Slot::B, KB>& B, const Support<T, Slot::C, KC>& C,
+                  Eigen::Ref<MatrixX<T>> W, Eigen::Ref<VectorX<T>> b) {
+  constexpr bool prompt = !is_none_v<KC>;
   const Eigen::Index m = W0.rows();
   const Eigen::Index n = W0.cols();
-  if (b.size() != 0) write_bias_without_prompt<T>(b0, has_bias, ad, b);
-
   const int threads = row_threads(double(m) * double(n));
   for_row_ranges(m, threads, [&](int, Eigen::Index begin, Eigen::Index end) {
     MergeScratch<T> scratch;
@@ -176,15 +173,25 @@ void merge(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
     Eigen::Matrix<T, merge_tile_cols, 1> c;  // the slice of c that meets the column panel
     for (Eigen::Index j0 = 0; j0 < n; j0 += merge_tile_cols) {
       const Eigen::Index w = std::min(merge_tile_cols, n - j0);
-      if constexpr (prompt) write_prompt_rows(ad.C, j0, c.head(w));
+      if constexpr (prompt) write_prompt_rows(C, j0, c.head(w));
       for (Eigen::Index i0 = begin; i0 < end; i0 += merge_tile_rows) {
         const Eigen::Index h = std::min(merge_tile_rows, end - i0);
         const auto W0t = W0.block(i0, j0, h, w);
         if constexpr (prompt) b.segment(i0, h).noalias() += W0t * c.head(w);
-        merge_tile<T>(ad, i0, j0, W0t, W.block(i0, j0, h, w), scratch);
+        merge_tile<T>(A, B, i0, j0, W0t, W.block(i0, j0, h, w), scratch);
       }
     }
   });
+}
+
+/// Writes the merged W (out x in) and b (out; or empty, for a layer that has
+/// no bias and adds none, to merge W alone). W and b may be W0's and b0's
+/// own storage: see merge_weight, and the bias update is elementwise.
+template <typename T, typename W0Type, typename B0Type, typename Adapter>
+void merge(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
+           Eigen::Ref<MatrixX<T>> W, Eigen::Ref<VectorX<T>> b) {
+  if (b.size() != 0) write_bias_without_prompt<T>(b0, has_bias, ad.D, ad.E, b);
+  merge_weight<T>(W0, ad.A, ad.B, ad.C, W, b);
 }
 
 }  // namespace glora::detail

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,10 +53,11 @@ double loss(const Layer& layer, const MatrixXd& X, const MatrixXd& R) {
   return (layer.forward(X).array() * R.array()).sum();
 }
 
-/// The central difference of `loss()` w.r.t. each entry of `t`, which the
-/// loss must read (t is a view into the layer, or the input itself).
-template <class Tensor, class Loss>
-MatrixXd central_difference(Tensor&& t, Loss&& loss_of) {
+/// The central difference of `loss_of()` w.r.t. each entry of `t`, which the
+/// loss must read (t is a view into the layer, or the input itself). Neither
+/// argument depends on the layer's type, so the search space's hundreds of
+/// configurations share this code.
+inline MatrixXd central_difference(Eigen::Ref<MatrixXd> t, const std::function<double()>& loss_of) {
   MatrixXd numeric(t.rows(), t.cols());
   for (Eigen::Index j = 0; j < t.cols(); ++j) {
     for (Eigen::Index i = 0; i < t.rows(); ++i) {
@@ -71,6 +73,16 @@ MatrixXd central_difference(Tensor&& t, Loss&& loss_of) {
   return numeric;
 }
 
+/// Checks one analytic gradient against the central difference of `loss_of`
+/// w.r.t. `t`; returns the relative error.
+inline double check_gradient(const std::string& what, const Eigen::Ref<const MatrixXd>& analytic,
+                             Eigen::Ref<MatrixXd> t, const std::function<double()>& loss_of) {
+  const double error = relative_error(analytic, central_difference(t, loss_of));
+  INFO(what << ": relative error " << error);
+  CHECK(error < fd_tolerance);
+  return error;
+}
+
 /// Checks backward() of a layer (Linear, LinearView or Dense, whatever its
 /// tensors hold) at input X with dY = R against central differences, tensor
 /// by tensor and for dX. Returns the largest relative error seen.
@@ -80,21 +92,15 @@ double check_backward(Layer& layer, Params& params, const MatrixXd& X, const Mat
   const MatrixXd dX = layer.backward(X, R, grads);
 
   double worst = 0;
-  const auto loss_of = [&] { return loss(layer, X, R); };
+  const std::function<double()> loss_of = [&] { return loss(layer, X, R); };
   glora::for_each_tensor(
       [&](const char* name, glora::Role, auto t, auto g) {
-        const double error = relative_error(g, central_difference(t, loss_of));
-        INFO("tensor " << name << ": relative error " << error);
-        CHECK(error < fd_tolerance);
-        worst = std::max(worst, error);
+        worst = std::max(worst, check_gradient(std::string("tensor ") + name, g, t, loss_of));
       },
       params, grads);
 
   MatrixXd X_nudged = X;
-  const double error =
-      relative_error(dX, central_difference(X_nudged, [&] { return loss(layer, X_nudged, R); }));
-  INFO("dX: relative error " << error);
-  CHECK(error < fd_tolerance);
+  const double error = check_gradient("dX", dX, X_nudged, [&] { return loss(layer, X_nudged, R); });
   return std::max(worst, error);
 }
 

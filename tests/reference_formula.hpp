@@ -71,7 +71,7 @@ template <class K>
 constexpr Index rank_of = low_rank_traits<K>::rank;
 
 template <class K>
-std::string kind_name() {
+const char* kind_name() {
   if constexpr (is_none<K>) {
     return "None";
   } else if constexpr (is_scalar<K>) {
@@ -80,14 +80,20 @@ std::string kind_name() {
     return "Vector";
   } else {
     static_assert(is_low_rank<K>, "unknown kind");
-    return "LowRank<" + std::to_string(rank_of<K>) + ">";
+    static const std::string name = "LowRank<" + std::to_string(rank_of<K>) + ">";
+    return name.c_str();
   }
+}
+
+GLORA_TEST_OUT_OF_LINE inline std::string config_name(const char* a, const char* b, const char* c,
+                                                      const char* d, const char* e) {
+  return std::string("A=") + a + " B=" + b + " C=" + c + " D=" + d + " E=" + e;
 }
 
 template <class KA, class KB, class KC, class KD, class KE>
 std::string config_name() {
-  return "A=" + kind_name<KA>() + " B=" + kind_name<KB>() + " C=" + kind_name<KC>() +
-         " D=" + kind_name<KD>() + " E=" + kind_name<KE>();
+  return config_name(kind_name<KA>(), kind_name<KB>(), kind_name<KC>(), kind_name<KD>(),
+                     kind_name<KE>());
 }
 
 // ---------------------------------------------------- stored shapes (table)
@@ -160,7 +166,7 @@ Index stored_count(const Support& s) {
 
 // Whether every value a slot stores is zero (None: trivially).
 template <class K, class Support>
-bool all_zero(const Support& s) {
+GLORA_TEST_OUT_OF_LINE bool all_zero(const Support& s) {
   if constexpr (is_low_rank<K>) {
     return (s.down.array() == 0).all() && (s.up.array() == 0).all();
   } else if constexpr (is_vector<K>) {

@@ -40,8 +40,8 @@ namespace glora::detail {
 inline constexpr Eigen::Index forward_tile_rows = 256;
 inline constexpr Eigen::Index forward_tile_cols = 256;
 
-// The helpers below are templated on the kind of A and on whether slot C
-// adds a prompt, not on the whole adapter: layers that differ only in the
+// The helpers below are templated on the slot they read (and on whether slot
+// C adds a prompt), not on the whole adapter: layers that differ only in the
 // other slots share one instance of each.
 
 /// Columns of S in the factored path.

@@ -143,11 +143,11 @@ void merge_tile(const Support<T, Slot::A, KA>& A, const Support<T, Slot::B, KB>&
 }
 
 /// Writes the merged weight W = W0 ⊙ (1 + A) + B (out x in) and adds the
-/// prompt term W0 c to b (out; or empty, to merge W alone). Templated on the
-/// three slots it reads rather than on the whole adapter, so that layers
-/// which differ only in D or E share one instance. W may be W0's own storage:
-/// each tile of W0 is read (for A and for W0 c) before the same tile of W is
-/// written.
+/// prompt term W0 c to b (out; may be empty when slot C is None). Templated
+/// on the three slots it reads rather than on the whole adapter, so that
+/// layers which differ only in D or E share one instance. W may be W0's own
+/// storage: each tile of W0 is read (for A and for W0 c) before the same tile
+/// of W is written.
 ///
 /// One pass over W0, split by rows between threads, a panel of columns at a
 /// time (each column of the panel is a contiguous run of W0). A's and B's

@@ -1,10 +1,13 @@
 // Forward and merge timings of GLoRA layers against plain Eigen, single precision.
 //
 // The rows of one cell alternate call by call inside one benchmark and come out
-// as its counters (median microseconds per call): forward/<shape>/b<batch> has
-// plain, dense and unmerged/<config>; merge/<shape> has copy and merge. The
-// naive rows are benchmarks of their own, naive/<shape>/<config>/b<batch>.
-// bench/report.py turns one run's JSON into ratios.
+// as its counters: each row's median microseconds per call, and the median over
+// turns of the ratios the targets are stated in (`dense/plain`,
+// `unmerged/<config>/dense`, `merge/copy`), each taken between the two rows'
+// calls of one turn. forward/<shape>/b<batch> has plain, dense and
+// unmerged/<config>; merge/<shape> has copy and merge. The naive rows are
+// benchmarks of their own, naive/<shape>/<config>/b<batch>. bench/report.py
+// turns one run's JSON into the tables.
 //   plain     Y = W X + b written directly in Eigen (the baseline)
 //   dense     Dense::forward of the merged layer
 //   unmerged  Linear::forward with the adapter active
@@ -24,6 +27,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <numeric>
+#include <random>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -104,18 +110,17 @@ struct ShapeState {
   Lora lora;
   Full full;
   Cheap cheap;
-  glora::Dense<T> merged;  // any merged layer: the dense rows only need a W and a b
-  // The plain row's own copy: rows that alternate each read a matrix of their
-  // own, so that none finds another's weights in cache.
-  Matrix plain_weight;
-  Vector plain_bias;
+  // Any merged layer: the dense rows only need a W and a b. The plain row reads
+  // the same W and b, so that where the two land in memory cannot tell them
+  // apart (two copies of one matrix ran a GEMV 5% apart, either way, from run
+  // to run); the warm-up of each row (see side_by_side) leaves neither the
+  // other's cache.
+  glora::Dense<T> merged;
   explicit ShapeState(const Shape& s)
       : lora(random_layer<Lora>(s)),
         full(random_layer<Full>(s)),
         cheap(random_layer<Cheap>(s)),
-        merged(full.merge()),
-        plain_weight(merged.weight),
-        plain_bias(merged.bias) {}
+        merged(full.merge()) {}
 };
 
 ShapeState& state_for(const Shape& s) {
@@ -131,24 +136,46 @@ struct Row {
   std::function<void()> call;
 };
 
-/// Times the rows of one cell side by side. Every iteration warms each row up
-/// with a few untimed calls, then times one more call; the counters are each
-/// row's median time per call in microseconds. Rows that alternate this way
-/// share whatever the rest of a shared machine is doing, so their ratios hold
-/// where separate benchmarks of one expression drift apart by 20%.
+/// A ratio between two rows of a cell, by their names.
+struct Ratio {
+  std::string numerator, denominator;
+};
+
+/// The middle element (the lower one of an even count); reorders v.
+double median(std::vector<double>& v) {
+  const auto middle = v.begin() + (v.size() - 1) / 2;
+  std::nth_element(v.begin(), middle, v.end());
+  return *middle;
+}
+
+/// Times the rows of one cell side by side. Every iteration (a turn) runs the
+/// rows in a new random order, warming each up with a few untimed calls and
+/// then timing one more call; the counters are each row's median time per call
+/// in microseconds and, for each of `ratios`, the median over turns of the two
+/// rows' ratio within a turn. Rows that alternate this way share whatever the
+/// rest of a shared machine is doing, so their ratios hold where separate
+/// benchmarks of one expression drift apart by 20%; pairing the calls of one
+/// turn also cancels the drift from turn to turn, which a ratio of two separate
+/// medians keeps. The order changes because it matters: of two rows on one
+/// matrix, the second measured 6-8% faster at 768x768, however they were swapped.
 ///
 /// The warm-up matters: on Zen 3, a weight matrix that fits in L3 needs a few
 /// passes, after other matrices have run, before a pass over it reaches its
 /// steady speed (after one pass the same GEMV measured up to 1.6x slower). It
 /// stops after 3 calls or 2 ms, whichever comes first: a call that long is
 /// either compute-bound or streams more than the cache holds.
-void side_by_side(benchmark::State& st, const std::vector<Row>& rows) {
+void side_by_side(benchmark::State& st, const std::vector<Row>& rows,
+                  const std::vector<Ratio>& ratios) {
   using Clock = std::chrono::steady_clock;
   constexpr int max_warm_calls = 3;
   constexpr std::chrono::milliseconds max_warm_time(2);
   std::vector<std::vector<double>> times(rows.size());
+  std::vector<std::size_t> order(rows.size());
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  std::mt19937 shuffler(1);
   for (auto _ : st) {
-    for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::shuffle(order.begin(), order.end(), shuffler);
+    for (const std::size_t r : order) {
       const auto warm_start = Clock::now();
       for (int i = 0; i < max_warm_calls && Clock::now() - warm_start < max_warm_time; ++i) {
         rows[r].call();
@@ -159,12 +186,20 @@ void side_by_side(benchmark::State& st, const std::vector<Row>& rows) {
       times[r].push_back(std::chrono::duration<double, std::micro>(stop - start).count());
     }
   }
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    auto& t = times[r];
-    const auto median = t.begin() + (t.size() - 1) / 2;  // the lower one of an even count
-    std::nth_element(t.begin(), median, t.end());
-    st.counters[rows[r].name] = *median;
+  const auto times_of = [&](const std::string& name) -> const std::vector<double>& {
+    const auto row =
+        std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == name; });
+    if (row == rows.end()) throw std::invalid_argument("side_by_side: no row named " + name);
+    return times[std::size_t(row - rows.begin())];
+  };
+  for (const Ratio& q : ratios) {
+    const auto& num = times_of(q.numerator);
+    const auto& den = times_of(q.denominator);
+    std::vector<double> turns(num.size());
+    for (std::size_t i = 0; i < num.size(); ++i) turns[i] = num[i] / den[i];
+    st.counters[q.numerator + "/" + q.denominator] = median(turns);
   }
+  for (std::size_t r = 0; r < rows.size(); ++r) st.counters[rows[r].name] = median(times[r]);
 }
 
 /// A row's call: f(), then what keeps the compiler from dropping its result.
@@ -183,8 +218,8 @@ void forward_cell(benchmark::State& st, Shape s, Index batch) {
   ShapeState& state = state_for(s);
   const Matrix X = Matrix::Random(s.in, batch);
   Matrix Y(s.out, batch);
-  const Matrix& W = state.plain_weight;
-  const Vector& b = state.plain_bias;
+  const Matrix& W = state.merged.weight;
+  const Vector& b = state.merged.bias;
   const std::vector<Row> rows = {
       {"plain", row_call(
                     [&] {
@@ -197,7 +232,11 @@ void forward_cell(benchmark::State& st, Shape s, Index batch) {
       {"unmerged/full", row_call([&] { state.full.forward(X, Y); }, Y.data())},
       {"unmerged/cheap", row_call([&] { state.cheap.forward(X, Y); }, Y.data())},
   };
-  side_by_side(st, rows);
+  side_by_side(st, rows,
+               {{"dense", "plain"},
+                {"unmerged/lora", "dense"},
+                {"unmerged/full", "dense"},
+                {"unmerged/cheap", "dense"}});
 }
 
 template <typename Layer>
@@ -232,7 +271,7 @@ void merge_cell(benchmark::State& st, Shape s) {
       {"copy", row_call([&] { W = W0; }, W.data())},
       {"merge", row_call([&] { layer.merge_into(W, b); }, W.data())},
   };
-  side_by_side(st, rows);
+  side_by_side(st, rows, {{"merge", "copy"}});
 }
 
 template <typename Fn, typename... Args>

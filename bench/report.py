@@ -3,14 +3,14 @@
 
 Usage: report.py RESULTS.json [--table OUT.md] [--plot-data OUT.dat]
 
-Every ratio divides two timings of the same run; apart from the naive rows,
-the two were taken side by side, alternating call by call.
+Apart from the naive rows, a ratio is the benchmark's own counter: the median,
+over the turns of one repetition, of the two rows' ratio within a turn (the rows
+alternate call by call), then the median over repetitions. The naive rows are
+benchmarks of their own; their ratios divide two separate timings.
 """
 import argparse
 import json
-import re
 import sys
-from collections import defaultdict
 
 CONFIGS = ["lora", "full", "cheap"]
 
@@ -29,29 +29,44 @@ TARGETS = [
 ]
 
 
+FORWARD_ROWS = ("plain", "dense") + tuple(f"unmerged/{c}" for c in CONFIGS)
+FORWARD_RATIOS = {"dense": "plain", **{f"unmerged/{c}": "dense" for c in CONFIGS}}
+
+
 def load(path):
-    """Maps (row, shape, config, batch) to a time in microseconds.
+    """Maps (row, shape, config, batch) to a time in microseconds, and
+    (numerator row, denominator row, shape, batch) to a paired ratio.
 
     The rows of a cell are the counters of its benchmark (each row's median
     time per call, rows alternating call by call); the naive rows are
-    benchmarks of their own (wall-clock time). With repetitions, the minimum
-    over repetitions is used (the least disturbed measurement).
+    benchmarks of their own (wall-clock time). With repetitions, a time is the
+    minimum over repetitions (the least disturbed measurement) and a paired
+    ratio the median over repetitions (each repetition's ratio already has the
+    host's drift cancelled).
     """
     with open(path) as f:
         data = json.load(f)
-    times = {}
+    times, ratios = {}, {}
 
     def keep(key, t):
         times[key] = min(t, times.get(key, float("inf")))
 
     for bench in data["benchmarks"]:
-        if bench.get("run_type") == "aggregate" and bench.get("aggregate_name") != "min":
-            continue
+        aggregate = bench.get("aggregate_name") if bench.get("run_type") == "aggregate" else None
         name = bench.get("run_name", bench["name"]).split("/min_time")[0].split("/real_time")[0]
         parts = name.split("/")
+        if aggregate in (None, "median"):  # one repetition has no aggregates
+            if parts[0] == "forward":
+                for num, den in FORWARD_RATIOS.items():
+                    if f"{num}/{den}" in bench:
+                        ratios[(num, den, parts[1], int(parts[2][1:]))] = bench[f"{num}/{den}"]
+            elif parts[0] == "merge" and "merge/copy" in bench:
+                ratios[("merge", "copy", parts[1], 0)] = bench["merge/copy"]
+        if aggregate not in (None, "min"):
+            continue
         if parts[0] == "forward":  # forward/<shape>/b<batch>: plain, dense, unmerged/<config>
             batch = int(parts[2][1:])
-            for row in ("plain", "dense") + tuple(f"unmerged/{c}" for c in CONFIGS):
+            for row in FORWARD_ROWS:
                 if row in bench:
                     r, _, config = row.partition("/")
                     keep((r, parts[1], config, batch), bench[row])
@@ -61,17 +76,22 @@ def load(path):
                     keep((row, parts[1], "", 0), bench[row])
         elif parts[0] == "naive":  # naive/<shape>/<config>/b<batch>
             keep(("naive", parts[1], parts[2], int(parts[3][1:])), bench["real_time"])
-    return times
+    return times, ratios
 
 
-def cells(times):
+def cells(results):
+    times, _ = results
     shapes = sorted({k[1] for k in times if k[0] == "plain"},
                     key=lambda s: [int(x) for x in s.split("x")])
     batches = sorted({k[3] for k in times if k[0] == "plain"})
     return shapes, batches
 
 
-def ratio(times, num, den, shape, batch):
+def ratio(results, num, den, shape, batch):
+    """The paired ratio where the benchmark measured one, else the ratio of the two times."""
+    times, ratios = results
+    if (num, den, shape, batch) in ratios:
+        return ratios[(num, den, shape, batch)]
     row, _, config = num.partition("/")
     a = times.get((row, shape, config, batch))
     b = times.get((den, shape, "", batch))
@@ -82,12 +102,14 @@ def fmt(x):
     return "—" if x is None else f"{x:.2f}"
 
 
-def table(times):
-    shapes, batches = cells(times)
+def table(results):
+    times, _ = results
+    shapes, batches = cells(results)
     out = []
     out.append("Time: wall clock, microseconds per call; each row's median over its calls, "
-               "fastest of the repetitions. Apart from the naive rows, the rows of a shape "
-               "and batch alternate call by call.\n")
+               "fastest of the repetitions. Ratios: apart from the naive ones, the median "
+               "over turns of the two rows' ratio within a turn (the rows of a shape and "
+               "batch alternate call by call), median of the repetitions.\n")
     out.append("| shape | batch | plain (µs) | dense/plain | "
                + " | ".join(f"unmerged/merged {c}" for c in CONFIGS) + " | "
                + " | ".join(f"naive/merged {c}" for c in CONFIGS) + " |")
@@ -96,45 +118,44 @@ def table(times):
         for b in batches:
             plain = times.get(("plain", s, "", b))
             row = [s, str(b), "—" if plain is None else f"{plain:.0f}",
-                   fmt(ratio(times, "dense", "plain", s, b))]
-            row += [fmt(ratio(times, f"unmerged/{c}", "dense", s, b)) for c in CONFIGS]
-            row += [fmt(ratio(times, f"naive/{c}", "dense", s, b)) for c in CONFIGS]
+                   fmt(ratio(results, "dense", "plain", s, b))]
+            row += [fmt(ratio(results, f"unmerged/{c}", "dense", s, b)) for c in CONFIGS]
+            row += [fmt(ratio(results, f"naive/{c}", "dense", s, b)) for c in CONFIGS]
             out.append("| " + " | ".join(row) + " |")
     copies = {k[1]: v for k, v in times.items() if k[0] == "copy"}
     merges = {k[1]: v for k, v in times.items() if k[0] == "merge"}
+    merge_ratio = {s: ratio(results, "merge", "copy", s, 0) for s in set(copies) & set(merges)}
     out.append("")
     out.append("| merge (LowRank-8 A and B) | copy of W0 (µs) | merge_into (µs) | merge/copy |")
     out.append("|---|---|---|---|")
-    for s in sorted(set(copies) & set(merges)):
-        out.append(f"| {s} | {copies[s]:.0f} | {merges[s]:.0f} | {merges[s] / copies[s]:.2f} |")
+    for s in sorted(merge_ratio):
+        out.append(f"| {s} | {copies[s]:.0f} | {merges[s]:.0f} | {merge_ratio[s]:.2f} |")
     out.append("")
     out.append("| target | limit | worst measured | met |")
     out.append("|---|---|---|---|")
     for label, num, den, keep, limit in TARGETS:
-        values = [ratio(times, num, den, s, b) for s in shapes for b in batches
+        values = [ratio(results, num, den, s, b) for s in shapes for b in batches
                   if keep is None or keep(s, b)]
         values = [v for v in values if v is not None]
         worst = max(values) if values else None
         met = "—" if worst is None else ("yes" if worst <= limit else "no")
         out.append(f"| {label} | {limit:.2f} | {fmt(worst)} | {met} |")
-    if copies and merges:
-        s = "4096x4096"
-        if s in copies and s in merges:
-            r = merges[s] / copies[s]
-            out.append(f"| merge_into / copy of W0, 4096x4096, LowRank-8 A and B | 2.50 | "
-                       f"{r:.2f} | {'yes' if r <= 2.5 else 'no'} |")
+    r = merge_ratio.get("4096x4096")
+    if r is not None:
+        out.append(f"| merge_into / copy of W0, 4096x4096, LowRank-8 A and B | 2.50 | "
+                   f"{r:.2f} | {'yes' if r <= 2.5 else 'no'} |")
     return "\n".join(out) + "\n"
 
 
-def plot_data(times):
+def plot_data(results):
     """One gnuplot data block per (config, shape): batch, unmerged/merged."""
-    shapes, batches = cells(times)
+    shapes, batches = cells(results)
     blocks = []
     for c in CONFIGS:
         for s in shapes:
             lines = [f"\"{c} {s}\" ratio"]
             for b in batches:
-                r = ratio(times, f"unmerged/{c}", "dense", s, b)
+                r = ratio(results, f"unmerged/{c}", "dense", s, b)
                 if r is not None:
                     lines.append(f"{b} {r:.4f}")
             if len(lines) > 1:
@@ -148,15 +169,15 @@ def main():
     p.add_argument("--table")
     p.add_argument("--plot-data")
     a = p.parse_args()
-    times = load(a.json)
-    text = table(times)
+    results = load(a.json)
+    text = table(results)
     if a.table:
         with open(a.table, "w") as f:
             f.write(text)
     else:
         sys.stdout.write(text)
     if a.plot_data:
-        data, _ = plot_data(times)
+        data, _ = plot_data(results)
         with open(a.plot_data, "w") as f:
             f.write(data)
 

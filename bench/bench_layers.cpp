@@ -1,13 +1,13 @@
 // Forward and merge timings of GLoRA layers against plain Eigen, single precision.
 //
 // The rows of one cell alternate call by call inside one benchmark and come out
-// as its counters: each row's median microseconds per call, and the median over
-// turns of the ratios the targets are stated in (`dense/plain`,
-// `unmerged/<config>/dense`, `merge/copy`), each taken between the two rows'
-// calls of one turn. forward/<shape>/b<batch> has plain, dense and
-// unmerged/<config>; merge/<shape> has copy and merge. The naive rows are
-// benchmarks of their own, naive/<shape>/<config>/b<batch>. bench/report.py
-// turns one run's JSON into the tables.
+// as its counters: each row's median microseconds per call, and the ratios the
+// targets are stated in (`dense/plain`, `unmerged/<config>/dense`,
+// `merge/copy`), each taken between the two rows' calls of one turn and then
+// summarised over the turns (see side_by_side). forward/<shape>/b<batch> has
+// plain, dense and unmerged/<config>; merge/<shape> has copy and merge. The
+// naive rows are benchmarks of their own, naive/<shape>/<config>/b<batch>.
+// bench/report.py turns one run's JSON into the tables.
 //   plain     Y = W X + b written directly in Eigen (the baseline)
 //   dense     Dense::forward of the merged layer
 //   unmerged  Linear::forward with the adapter active
@@ -22,14 +22,16 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <numeric>
 #include <random>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -110,17 +112,20 @@ struct ShapeState {
   Lora lora;
   Full full;
   Cheap cheap;
-  // Any merged layer: the dense rows only need a W and a b. The plain row reads
-  // the same W and b, so that where the two land in memory cannot tell them
-  // apart (two copies of one matrix ran a GEMV 5% apart, either way, from run
-  // to run); the warm-up of each row (see side_by_side) leaves neither the
-  // other's cache.
-  glora::Dense<T> merged;
+  // Two copies of any merged layer (the dense and plain rows only need a W and
+  // a b), one for each row, swapped from one turn to the next. Each row reads a
+  // matrix of its own, so every matrix gets the same passes per turn (with
+  // plain and dense on one matrix, it held its place in a cache shared with
+  // other guests better than the unmerged rows' matrices did, and their ratios
+  // to dense read 5-20% higher at 768x768, batch 1); the swap gives both rows
+  // both copies, which can run a GEMV up to 7% apart from where they land in
+  // memory.
+  std::array<glora::Dense<T>, 2> merged;
   explicit ShapeState(const Shape& s)
       : lora(random_layer<Lora>(s)),
         full(random_layer<Full>(s)),
         cheap(random_layer<Cheap>(s)),
-        merged(full.merge()) {}
+        merged{full.merge(), full.merge()} {}
 };
 
 ShapeState& state_for(const Shape& s) {
@@ -130,10 +135,11 @@ ShapeState& state_for(const Shape& s) {
   return *state;
 }
 
-/// One row of a side-by-side cell: a name and a call that does the row's work once.
+/// One row of a side-by-side cell: a name and a call that does the row's work
+/// once, given the number of the turn (see side_by_side).
 struct Row {
   std::string name;
-  std::function<void()> call;
+  std::function<void(std::size_t turn)> call;
 };
 
 /// A ratio between two rows of a cell, by their names.
@@ -141,72 +147,111 @@ struct Ratio {
   std::string numerator, denominator;
 };
 
-/// The middle element (the lower one of an even count); reorders v.
+/// The middle element (the lower one of an even count), NaN for none; reorders v.
 double median(std::vector<double>& v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
   const auto middle = v.begin() + (v.size() - 1) / 2;
   std::nth_element(v.begin(), middle, v.end());
   return *middle;
 }
 
 /// Times the rows of one cell side by side. Every iteration (a turn) runs the
-/// rows in a new random order, warming each up with a few untimed calls and
-/// then timing one more call; the counters are each row's median time per call
-/// in microseconds and, for each of `ratios`, the median over turns of the two
-/// rows' ratio within a turn. Rows that alternate this way share whatever the
-/// rest of a shared machine is doing, so their ratios hold where separate
-/// benchmarks of one expression drift apart by 20%; pairing the calls of one
-/// turn also cancels the drift from turn to turn, which a ratio of two separate
-/// medians keeps. The order changes because it matters: of two rows on one
-/// matrix, the second measured 6-8% faster at 768x768, however they were swapped.
+/// rows in a new random order (one sequence of orders across all repetitions
+/// and cells, so that no repetition replays another's), warming each up with a
+/// few untimed calls and then timing one more call. The counters are each row's
+/// median time per call in microseconds and, for each of `ratios`, the ratio of
+/// the two rows taken within each turn, then the geometric mean of turns 0 and
+/// 1, 2 and 3, and so on (a row may alternate between two things from one turn
+/// to the next, as plain and dense swap their copies of W), then the median of
+/// those. Rows that alternate this way share whatever the rest of a shared
+/// machine is doing, so their ratios hold where separate benchmarks of one
+/// expression drift apart by 20%; taking the ratio within a turn also cancels
+/// the drift from turn to turn, which a ratio of two separate medians keeps.
+/// The order changes so that no row always runs after the same one: in a fixed
+/// order, a row that followed another on the same matrix ran 6-8% faster at
+/// 768x768.
 ///
 /// The warm-up matters: on Zen 3, a weight matrix that fits in L3 needs a few
 /// passes, after other matrices have run, before a pass over it reaches its
 /// steady speed (after one pass the same GEMV measured up to 1.6x slower). It
 /// stops after 3 calls or 2 ms, whichever comes first: a call that long is
-/// either compute-bound or streams more than the cache holds.
+/// either compute-bound or streams more than the cache holds. A row whose calls
+/// take over 50 ms (a matrix of 64 MB and up, far larger than the cache) gets
+/// none at all, so that its time goes to more turns: once one of its calls, the
+/// first warm-up included, took that long, that call is the turn's timed one,
+/// and later turns time it straight away.
 void side_by_side(benchmark::State& st, const std::vector<Row>& rows,
                   const std::vector<Ratio>& ratios) {
   using Clock = std::chrono::steady_clock;
   constexpr int max_warm_calls = 3;
   constexpr std::chrono::milliseconds max_warm_time(2);
+  constexpr double long_call_microseconds = 50'000;
+  const auto index_of = [&](const std::string& name) {
+    return std::size_t(
+        std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == name; }) -
+        rows.begin());
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  for (const Ratio& q : ratios) {
+    const std::size_t num = index_of(q.numerator), den = index_of(q.denominator);
+    if (num == rows.size() || den == rows.size()) {
+      st.SkipWithError(("no rows for the ratio " + q.numerator + "/" + q.denominator).c_str());
+      return;
+    }
+    pairs.emplace_back(num, den);
+  }
+  static std::mt19937 shuffler(1);
   std::vector<std::vector<double>> times(rows.size());
   std::vector<std::size_t> order(rows.size());
   std::iota(order.begin(), order.end(), std::size_t(0));
-  std::mt19937 shuffler(1);
+  std::size_t turn = 0;
   for (auto _ : st) {
     std::shuffle(order.begin(), order.end(), shuffler);
     for (const std::size_t r : order) {
-      const auto warm_start = Clock::now();
-      for (int i = 0; i < max_warm_calls && Clock::now() - warm_start < max_warm_time; ++i) {
-        rows[r].call();
+      const auto timed_call = [&] {
+        const auto start = Clock::now();
+        rows[r].call(turn);
+        return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+      };
+      double elapsed = -1;
+      if (times[r].empty() || times[r].back() < long_call_microseconds) {
+        const auto warm_start = Clock::now();
+        for (int i = 0; i < max_warm_calls && Clock::now() - warm_start < max_warm_time; ++i) {
+          const double warm_time = timed_call();
+          if (warm_time >= long_call_microseconds) {
+            elapsed = warm_time;
+            break;
+          }
+        }
       }
-      const auto start = Clock::now();
-      rows[r].call();
-      const auto stop = Clock::now();
-      times[r].push_back(std::chrono::duration<double, std::micro>(stop - start).count());
+      times[r].push_back(elapsed >= 0 ? elapsed : timed_call());
     }
+    ++turn;
   }
-  const auto times_of = [&](const std::string& name) -> const std::vector<double>& {
-    const auto row =
-        std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == name; });
-    if (row == rows.end()) throw std::invalid_argument("side_by_side: no row named " + name);
-    return times[std::size_t(row - rows.begin())];
-  };
-  for (const Ratio& q : ratios) {
-    const auto& num = times_of(q.numerator);
-    const auto& den = times_of(q.denominator);
-    std::vector<double> turns(num.size());
-    for (std::size_t i = 0; i < num.size(); ++i) turns[i] = num[i] / den[i];
-    st.counters[q.numerator + "/" + q.denominator] = median(turns);
+  for (std::size_t q = 0; q < ratios.size(); ++q) {
+    const auto& num = times[pairs[q].first];
+    const auto& den = times[pairs[q].second];
+    const auto ratio = [&](std::size_t t) { return num[t] / den[t]; };
+    std::vector<double> pairs_of_turns;
+    for (std::size_t t = 0; t + 1 < num.size(); t += 2) {
+      pairs_of_turns.push_back(std::sqrt(ratio(t) * ratio(t + 1)));
+    }
+    if (pairs_of_turns.empty() && !num.empty()) pairs_of_turns.push_back(ratio(0));
+    st.counters[ratios[q].numerator + "/" + ratios[q].denominator] = median(pairs_of_turns);
   }
   for (std::size_t r = 0; r < rows.size(); ++r) st.counters[rows[r].name] = median(times[r]);
 }
 
-/// A row's call: f(), then what keeps the compiler from dropping its result.
+/// A row's call: f(turn), or f() for a row that does the same in every turn,
+/// then what keeps the compiler from dropping its result.
 template <typename F>
-std::function<void()> row_call(F f, const T* result) {
-  return [f, result] {
-    f();
+std::function<void(std::size_t)> row_call(F f, const T* result) {
+  return [f, result](std::size_t turn) {
+    if constexpr (std::is_invocable_v<F, std::size_t>) {
+      f(turn);
+    } else {
+      f();
+    }
     benchmark::DoNotOptimize(result);
     benchmark::ClobberMemory();
   };
@@ -218,16 +263,17 @@ void forward_cell(benchmark::State& st, Shape s, Index batch) {
   ShapeState& state = state_for(s);
   const Matrix X = Matrix::Random(s.in, batch);
   Matrix Y(s.out, batch);
-  const Matrix& W = state.merged.weight;
-  const Vector& b = state.merged.bias;
   const std::vector<Row> rows = {
       {"plain", row_call(
-                    [&] {
+                    [&](std::size_t turn) {
+                      const Matrix& W = state.merged[turn % 2].weight;
+                      const Vector& b = state.merged[turn % 2].bias;
                       Y.noalias() = W * X;
                       Y.colwise() += b;
                     },
                     Y.data())},
-      {"dense", row_call([&] { state.merged.forward(X, Y); }, Y.data())},
+      {"dense",
+       row_call([&](std::size_t turn) { state.merged[1 - turn % 2].forward(X, Y); }, Y.data())},
       {"unmerged/lora", row_call([&] { state.lora.forward(X, Y); }, Y.data())},
       {"unmerged/full", row_call([&] { state.full.forward(X, Y); }, Y.data())},
       {"unmerged/cheap", row_call([&] { state.cheap.forward(X, Y); }, Y.data())},
@@ -258,7 +304,7 @@ void naive(benchmark::State& st, Shape s, Index batch) {
   const Matrix X = Matrix::Random(s.in, batch);
   Matrix Y(s.out, batch);
   const auto call = row_call([&] { naive_forward(layer, X, Y); }, Y.data());
-  for (auto _ : st) call();
+  for (auto _ : st) call(0);
 }
 
 /// A plain copy of W0 and merge_into with LowRank-8 A and B, side by side.
@@ -289,9 +335,11 @@ void register_all() {
   for (const Shape& s : kShapes) {
     for (Index batch : kBatches) {
       const std::string cell = shape_name(s) + "/b" + std::to_string(batch);
-      // A second per repetition: hundreds of turns for the small shapes, one for the
-      // largest, whose rows take up to 0.4 s a call.
-      add("forward/" + cell, forward_cell, s, batch)->MinTime(1.0)->UseRealTime();
+      // A second per repetition gives the small shapes hundreds of turns. The 4096-row
+      // ones, whose rows take 4 to 500 ms a call, get four seconds for a dozen or more,
+      // and twelve at batch 197 (0.8 and 2.2 s a turn) for a handful.
+      const double seconds = s.out < 4096 ? 1.0 : batch < 197 ? 4.0 : 12.0;
+      add("forward/" + cell, forward_cell, s, batch)->MinTime(seconds)->UseRealTime();
       for (const auto& [config, fn] : naive_rows) {
         add("naive/" + shape_name(s) + "/" + config + "/b" + std::to_string(batch), fn, s, batch)
             ->MinTime(0.1)

@@ -10,7 +10,9 @@ benchmarks of their own; their ratios divide two separate timings.
 """
 import argparse
 import json
+import statistics
 import sys
+from collections import defaultdict
 
 CONFIGS = ["lora", "full", "cheap"]
 
@@ -46,7 +48,8 @@ def load(path):
     """
     with open(path) as f:
         data = json.load(f)
-    times, ratios = {}, {}
+    times = {}
+    medians, repetitions = {}, defaultdict(list)  # paired ratios: aggregated, and as run
 
     def keep(key, t):
         times[key] = min(t, times.get(key, float("inf")))
@@ -55,13 +58,20 @@ def load(path):
         aggregate = bench.get("aggregate_name") if bench.get("run_type") == "aggregate" else None
         name = bench.get("run_name", bench["name"]).split("/min_time")[0].split("/real_time")[0]
         parts = name.split("/")
-        if aggregate in (None, "median"):  # one repetition has no aggregates
+        if aggregate in (None, "median"):
+            pairs = []
             if parts[0] == "forward":
-                for num, den in FORWARD_RATIOS.items():
-                    if f"{num}/{den}" in bench:
-                        ratios[(num, den, parts[1], int(parts[2][1:]))] = bench[f"{num}/{den}"]
-            elif parts[0] == "merge" and "merge/copy" in bench:
-                ratios[("merge", "copy", parts[1], 0)] = bench["merge/copy"]
+                pairs = [(num, den, parts[1], int(parts[2][1:]))
+                         for num, den in FORWARD_RATIOS.items()]
+            elif parts[0] == "merge":
+                pairs = [("merge", "copy", parts[1], 0)]
+            for key in pairs:
+                counter = f"{key[0]}/{key[1]}"
+                if counter in bench:
+                    if aggregate:
+                        medians[key] = bench[counter]
+                    else:
+                        repetitions[key].append(bench[counter])
         if aggregate not in (None, "min"):
             continue
         if parts[0] == "forward":  # forward/<shape>/b<batch>: plain, dense, unmerged/<config>
@@ -76,6 +86,9 @@ def load(path):
                     keep((row, parts[1], "", 0), bench[row])
         elif parts[0] == "naive":  # naive/<shape>/<config>/b<batch>
             keep(("naive", parts[1], parts[2], int(parts[3][1:])), bench["real_time"])
+    # Without aggregates (one repetition, or each repetition reported): the median of those run.
+    ratios = {key: statistics.median_low(v) for key, v in repetitions.items()}
+    ratios.update(medians)
     return times, ratios
 
 

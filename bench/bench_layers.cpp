@@ -116,10 +116,10 @@ struct ShapeState {
   // a b), one for each row, swapped from one turn to the next. Each row reads a
   // matrix of its own, so every matrix gets the same passes per turn (with
   // plain and dense on one matrix, it held its place in a cache shared with
-  // other guests better than the unmerged rows' matrices did, and their ratios
-  // to dense read 5-20% higher at 768x768, batch 1); the swap gives both rows
-  // both copies, which can run a GEMV up to 7% apart from where they land in
-  // memory.
+  // other guests better than the unmerged rows' matrices did: at 768x768,
+  // batch 1, lora/dense read 1.01-1.20 per repetition against 0.99-1.00 with
+  // a matrix each); the swap gives both rows both copies, which can run a GEMV
+  // up to 7% apart from where they land in memory.
   std::array<glora::Dense<T>, 2> merged;
   explicit ShapeState(const Shape& s)
       : lora(random_layer<Lora>(s)),
@@ -147,39 +147,41 @@ struct Ratio {
   std::string numerator, denominator;
 };
 
-/// The middle element (the lower one of an even count), NaN for none; reorders v.
+/// The median (the mean of the two middle elements of an even count), NaN for
+/// none; reorders v.
 double median(std::vector<double>& v) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  const auto middle = v.begin() + (v.size() - 1) / 2;
-  std::nth_element(v.begin(), middle, v.end());
-  return *middle;
+  const auto upper = v.begin() + v.size() / 2;
+  std::nth_element(v.begin(), upper, v.end());
+  if (v.size() % 2 == 1) return *upper;
+  return (*upper + *std::max_element(v.begin(), upper)) / 2;
 }
 
 /// Times the rows of one cell side by side. Every iteration (a turn) runs the
 /// rows in a new random order (one sequence of orders across all repetitions
 /// and cells, so that no repetition replays another's), warming each up with a
-/// few untimed calls and then timing one more call. The counters are each row's
-/// median time per call in microseconds and, for each of `ratios`, the ratio of
-/// the two rows taken within each turn, then the geometric mean of turns 0 and
-/// 1, 2 and 3, and so on (a row may alternate between two things from one turn
-/// to the next, as plain and dense swap their copies of W), then the median of
-/// those. Rows that alternate this way share whatever the rest of a shared
-/// machine is doing, so their ratios hold where separate benchmarks of one
-/// expression drift apart by 20%; taking the ratio within a turn also cancels
-/// the drift from turn to turn, which a ratio of two separate medians keeps.
-/// The order changes so that no row always runs after the same one: in a fixed
-/// order, a row that followed another on the same matrix ran 6-8% faster at
-/// 768x768.
+/// few calls and then timing one more call. The counters are `turns`, each
+/// row's median time per call in microseconds and, for each of `ratios`, the
+/// ratio of the two rows taken within each turn, then the geometric mean of
+/// turns 0 and 1, 2 and 3, and so on (a row may alternate between two things
+/// from one turn to the next, as plain and dense swap their copies of W), then
+/// the median of those. Rows that alternate this way share whatever the rest of
+/// a shared machine is doing, so their ratios hold where separate benchmarks of
+/// one expression drifted apart by up to 19%; taking the ratio within a turn
+/// also cancels the drift from turn to turn, which a ratio of two separate
+/// medians keeps. The order changes so that no row always runs after the same
+/// one: in a fixed order, a row that followed another on the same matrix ran
+/// 6-8% faster at 768x768.
 ///
 /// The warm-up matters: on Zen 3, a weight matrix that fits in L3 needs a few
 /// passes, after other matrices have run, before a pass over it reaches its
 /// steady speed (after one pass the same GEMV measured up to 1.6x slower). It
-/// stops after 3 calls or 2 ms, whichever comes first: a call that long is
-/// either compute-bound or streams more than the cache holds. A row whose calls
-/// take over 50 ms (a matrix of 64 MB and up, far larger than the cache) gets
-/// none at all, so that its time goes to more turns: once one of its calls, the
-/// first warm-up included, took that long, that call is the turn's timed one,
-/// and later turns time it straight away.
+/// starts no further call after 3 calls or 2 ms, whichever comes first: a call
+/// that long is either compute-bound or streams more than the cache holds. A
+/// row whose timed calls have all taken 50 ms or more (here a matrix of 64 MB
+/// and up, far larger than the cache) gets no warm-up, so that its time goes to
+/// more turns; and a warm-up call that takes 50 ms or more, the first one
+/// included, is the turn's timed call.
 void side_by_side(benchmark::State& st, const std::vector<Row>& rows,
                   const std::vector<Ratio>& ratios) {
   using Clock = std::chrono::steady_clock;
@@ -202,6 +204,10 @@ void side_by_side(benchmark::State& st, const std::vector<Row>& rows,
   }
   static std::mt19937 shuffler(1);
   std::vector<std::vector<double>> times(rows.size());
+  // Each row's fastest timed call so far: a row is warmed up until all its timed
+  // calls took 50 ms or more, so that one call slowed down by the host does not
+  // stop the warm-up of a fast row.
+  std::vector<double> fastest(rows.size(), std::numeric_limits<double>::infinity());
   std::vector<std::size_t> order(rows.size());
   std::iota(order.begin(), order.end(), std::size_t(0));
   std::size_t turn = 0;
@@ -214,7 +220,7 @@ void side_by_side(benchmark::State& st, const std::vector<Row>& rows,
         return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
       };
       double elapsed = -1;
-      if (times[r].empty() || times[r].back() < long_call_microseconds) {
+      if (times[r].empty() || fastest[r] < long_call_microseconds) {
         const auto warm_start = Clock::now();
         for (int i = 0; i < max_warm_calls && Clock::now() - warm_start < max_warm_time; ++i) {
           const double warm_time = timed_call();
@@ -225,9 +231,11 @@ void side_by_side(benchmark::State& st, const std::vector<Row>& rows,
         }
       }
       times[r].push_back(elapsed >= 0 ? elapsed : timed_call());
+      fastest[r] = std::min(fastest[r], times[r].back());
     }
     ++turn;
   }
+  st.counters["turns"] = double(turn);
   for (std::size_t q = 0; q < ratios.size(); ++q) {
     const auto& num = times[pairs[q].first];
     const auto& den = times[pairs[q].second];
@@ -236,6 +244,7 @@ void side_by_side(benchmark::State& st, const std::vector<Row>& rows,
     for (std::size_t t = 0; t + 1 < num.size(); t += 2) {
       pairs_of_turns.push_back(std::sqrt(ratio(t) * ratio(t + 1)));
     }
+    // A single turn cannot cancel the two copies' difference; no cell runs so few.
     if (pairs_of_turns.empty() && !num.empty()) pairs_of_turns.push_back(ratio(0));
     st.counters[ratios[q].numerator + "/" + ratios[q].denominator] = median(pairs_of_turns);
   }
@@ -336,8 +345,8 @@ void register_all() {
     for (Index batch : kBatches) {
       const std::string cell = shape_name(s) + "/b" + std::to_string(batch);
       // A second per repetition gives the small shapes hundreds of turns. The 4096-row
-      // ones, whose rows take 4 to 500 ms a call, get four seconds for a dozen or more,
-      // and twelve at batch 197 (0.8 and 2.2 s a turn) for a handful.
+      // ones, whose rows take 4 to 500 ms a call, get four seconds, twelve at batch 197
+      // (0.8 and 2.2 s a turn), for at least five turns (the counter `turns`).
       const double seconds = s.out < 4096 ? 1.0 : batch < 197 ? 4.0 : 12.0;
       add("forward/" + cell, forward_cell, s, batch)->MinTime(seconds)->UseRealTime();
       for (const auto& [config, fn] : naive_rows) {

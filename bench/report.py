@@ -3,10 +3,11 @@
 
 Usage: report.py RESULTS.json [--table OUT.md] [--plot-data OUT.dat]
 
-Apart from the naive rows, a ratio is the benchmark's own counter: the median,
-over the turns of one repetition, of the two rows' ratio within a turn (the rows
-alternate call by call), then the median over repetitions. The naive rows are
-benchmarks of their own; their ratios divide two separate timings.
+Apart from the naive rows, a ratio is the benchmark's own counter (the rows
+alternate call by call; the ratio is taken within each turn, then summarised over
+the repetition's turns, see side_by_side in bench_layers.cpp), and the median of
+the repetitions. The naive rows are benchmarks of their own; their ratios divide
+two separate timings.
 """
 import argparse
 import json
@@ -87,7 +88,7 @@ def load(path):
         elif parts[0] == "naive":  # naive/<shape>/<config>/b<batch>
             keep(("naive", parts[1], parts[2], int(parts[3][1:])), bench["real_time"])
     # Without aggregates (one repetition, or each repetition reported): the median of those run.
-    ratios = {key: statistics.median_low(v) for key, v in repetitions.items()}
+    ratios = {key: statistics.median(v) for key, v in repetitions.items()}
     ratios.update(medians)
     return times, ratios
 
@@ -120,9 +121,10 @@ def table(results):
     shapes, batches = cells(results)
     out = []
     out.append("Time: wall clock, microseconds per call; each row's median over its calls, "
-               "fastest of the repetitions. Ratios: apart from the naive ones, the median "
-               "over turns of the two rows' ratio within a turn (the rows of a shape and "
-               "batch alternate call by call), median of the repetitions.\n")
+               "fastest of the repetitions. Ratios: apart from the naive ones, taken within "
+               "each turn (the rows of a shape and batch alternate call by call), the "
+               "geometric mean of each two consecutive turns, the median of those, and the "
+               "median of the repetitions.\n")
     out.append("| shape | batch | plain (µs) | dense/plain | "
                + " | ".join(f"unmerged/merged {c}" for c in CONFIGS) + " | "
                + " | ".join(f"naive/merged {c}" for c in CONFIGS) + " |")

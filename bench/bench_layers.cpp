@@ -344,9 +344,10 @@ void register_all() {
   for (const Shape& s : kShapes) {
     for (Index batch : kBatches) {
       const std::string cell = shape_name(s) + "/b" + std::to_string(batch);
-      // A second per repetition gives the small shapes hundreds of turns. The 4096-row
-      // ones, whose rows take 4 to 500 ms a call, get four seconds, twelve at batch 197
-      // (0.8 and 2.2 s a turn), for at least five turns (the counter `turns`).
+      // A second per repetition gives the smaller shapes 5 (3072x768, batch 197) to
+      // hundreds of turns. The 4096-row ones, whose rows take 4 to 500 ms a call, get
+      // four seconds, twelve at batch 197 (0.8 and 2.2 s a turn), for at least five
+      // (the counter `turns`).
       const double seconds = s.out < 4096 ? 1.0 : batch < 197 ? 4.0 : 12.0;
       add("forward/" + cell, forward_cell, s, batch)->MinTime(seconds)->UseRealTime();
       for (const auto& [config, fn] : naive_rows) {

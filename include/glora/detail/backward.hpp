@@ -81,7 +81,7 @@ void backward_through_w0t(const W0Type& W0, const Support<T, Slot::A, KA>& A,
                           Support<T, Slot::C, KC>& grad_c, Eigen::Ref<MatrixX<T>> dX,
                           BackwardWorkspace<T>& ws) {
   constexpr Eigen::Index rank_a = rank_v<KA>;
-  constexpr bool prompt = !is_none_v<KC>;
+  constexpr bool prompt = adds_prompt_v<KC>;
   const Eigen::Index N = X.cols();
 
   if constexpr (rank_a == 0 && !prompt && !std::is_same_v<KA, Vector>) {

@@ -10,9 +10,13 @@
 
 namespace glora::detail {
 
-/// True when slot C contributes the prompt term W0 c.
+/// True when a slot C of kind KC contributes the prompt term W0 c.
+template <typename KC>
+inline constexpr bool adds_prompt_v = !is_none_v<KC>;
+
+/// True when the adapter's slot C contributes the prompt term W0 c.
 template <typename Adapter>
-inline constexpr bool has_prompt_v = !is_none_v<typename Adapter::kind_c>;
+inline constexpr bool has_prompt_v = adds_prompt_v<typename Adapter::kind_c>;
 
 /// Writes entries [first, first + c.size()) of the prompt c.
 template <typename T, typename K, typename Out>

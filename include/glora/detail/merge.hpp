@@ -158,7 +158,7 @@ template <typename T, typename W0Type, typename KA, typename KB, typename KC>
 void merge_weight(const W0Type& W0, const Support<T, Slot::A, KA>& A,
                   const Support<T, Slot::B, KB>& B, const Support<T, Slot::C, KC>& C,
                   Eigen::Ref<MatrixX<T>> W, Eigen::Ref<VectorX<T>> b) {
-  constexpr bool prompt = !is_none_v<KC>;
+  constexpr bool prompt = adds_prompt_v<KC>;
   const Eigen::Index m = W0.rows();
   const Eigen::Index n = W0.cols();
   const int threads = row_threads(double(m) * double(n));

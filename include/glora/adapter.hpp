@@ -8,9 +8,7 @@
 
 #include <Eigen/Core>
 
-#include <cmath>
 #include <cstdint>
-#include <random>
 #include <type_traits>
 
 namespace glora {
@@ -101,23 +99,7 @@ struct Adapter {
   /// (r x k) drawn from U(-a, a) with a = sqrt(6 / (k + r)). The adapted layer
   /// then equals the frozen one exactly. The same seed gives the same tensors
   /// on every platform.
-  void initialize(std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    for_each_tensor([&rng](const char*, Role role, auto t) {
-      if (role != Role::up) {
-        t.setZero();
-        return;
-      }
-      const T bound = static_cast<T>(std::sqrt(6.0 / static_cast<double>(t.rows() + t.cols())));
-      for (Eigen::Index j = 0; j < t.cols(); ++j) {
-        for (Eigen::Index i = 0; i < t.rows(); ++i) {
-          // 53 random bits -> [0, 1); std distributions differ between libraries.
-          const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-          t(i, j) = static_cast<T>(2.0 * u - 1.0) * bound;
-        }
-      }
-    });
-  }
+  void initialize(std::uint64_t seed) { detail::initialize_tensors(*this, seed); }
 
   /// Zeroes downs, vectors and scalars (ups are kept), so that the layer
   /// equals its frozen base again.

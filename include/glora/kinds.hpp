@@ -22,6 +22,21 @@ struct LowRank {
 /// W = W0 + W0 ⊙ A + B,  b = b0 + b0 ⊙ D + E + W0 c.
 enum class Slot { A, B, C, D, E };
 
+/// The slots in order, for loops over a configuration.
+inline constexpr Slot all_slots[] = {Slot::A, Slot::B, Slot::C, Slot::D, Slot::E};
+
+/// The slot's letter: "A" .. "E".
+constexpr const char* slot_letter(Slot s) {
+  switch (s) {
+    case Slot::A: return "A";
+    case Slot::B: return "B";
+    case Slot::C: return "C";
+    case Slot::D: return "D";
+    case Slot::E: return "E";
+  }
+  return "?";
+}
+
 template <typename K>
 struct is_low_rank : std::false_type {};
 template <int R>

@@ -10,6 +10,9 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
+#include <cstdint>
+#include <random>
 #include <type_traits>
 #include <utility>
 
@@ -67,5 +70,34 @@ Eigen::Index parameter_count(const Params& params) {
   for_each_tensor([&count](const char*, Role, const auto& t) { count += t.size(); }, params);
   return count;
 }
+
+namespace detail {
+
+/// The reference initialisation of a parameter set: downs, vectors and
+/// scalars zero; each up (r x k) drawn from U(-a, a) with a = sqrt(6 / (k + r)).
+/// The same seed gives the same tensors on every platform.
+template <typename Params>
+void initialize_tensors(Params& params, std::uint64_t seed) {
+  using T = typename Params::scalar_type;
+  std::mt19937_64 rng(seed);
+  for_each_tensor(
+      [&rng](const char*, Role role, auto t) {
+        if (role != Role::up) {
+          t.setZero();
+          return;
+        }
+        const T bound = static_cast<T>(std::sqrt(6.0 / static_cast<double>(t.rows() + t.cols())));
+        for (Eigen::Index j = 0; j < t.cols(); ++j) {
+          for (Eigen::Index i = 0; i < t.rows(); ++i) {
+            // 53 random bits -> [0, 1); std distributions differ between libraries.
+            const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+            t(i, j) = static_cast<T>(2.0 * u - 1.0) * bound;
+          }
+        }
+      },
+      params);
+}
+
+}  // namespace detail
 
 }  // namespace glora

@@ -23,17 +23,6 @@ enum class Role { down, up, value };
 
 namespace detail {
 
-constexpr const char* slot_name(Slot s) {
-  switch (s) {
-    case Slot::A: return "A";
-    case Slot::B: return "B";
-    case Slot::C: return "C";
-    case Slot::D: return "D";
-    case Slot::E: return "E";
-  }
-  return "?";
-}
-
 // The reference's tensor names: Ad/Au ... Cd/Cu for the factors, the down
 // name for a vector or scalar (it is column 0 of down in the supernet), and
 // plain D and E.
@@ -83,7 +72,7 @@ template <typename Derived>
 void check_tensor(const Eigen::EigenBase<Derived>& t, Slot s, const char* name, Eigen::Index rows,
                   Eigen::Index cols) {
   if (t.rows() == rows && t.cols() == cols) return;  // forward checks on every call: no string
-  const std::string what = std::string("adapter tensor ") + name + " (slot " + slot_name(s) + ")";
+  const std::string what = std::string("adapter tensor ") + name + " (slot " + slot_letter(s) + ")";
   check_shape("glora", what.c_str(), t, rows, cols);
 }
 

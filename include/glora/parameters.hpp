@@ -98,6 +98,17 @@ void initialize_tensors(Params& params, std::uint64_t seed) {
       params);
 }
 
+/// Zeroes downs, vectors and scalars of a parameter set (ups are kept), so
+/// that a layer equals its frozen base again.
+template <typename Params>
+void reset_to_identity(Params& params) {
+  for_each_tensor(
+      [](const char*, Role role, auto t) {
+        if (role != Role::up) t.setZero();
+      },
+      params);
+}
+
 }  // namespace detail
 
 }  // namespace glora

@@ -287,20 +287,21 @@ class Evolution {
            std::to_string(settings_.max_parameters);
   }
 
-  /// Draws candidates with `make` until `wanted` legal ones are added to
-  /// `batch` or wanted * tries_per draws are spent; returns how many were added.
-  /// Legal: within the budget and never drawn legal before (so never scored twice).
+  /// Draws candidates with `make` (into draft_) until `wanted` legal ones are
+  /// added to `batch` or wanted * tries_per draws are spent; returns how many
+  /// were added. Legal: within the budget and never drawn legal before (so
+  /// never scored twice). A lost draw allocates nothing.
   int add_children(std::vector<Candidate>& batch, int wanted, int tries_per,
-                   Configs (Evolution::*make)()) {
+                   void (Evolution::*make)()) {
     int added = 0;
     auto tries = static_cast<std::int64_t>(wanted) * tries_per;
     while (added < wanted && tries > 0) {
       --tries;
-      Configs configs = (this->*make)();
-      const Eigen::Index parameters = parameter_count(layers_, configs);
+      (this->*make)();
+      const Eigen::Index parameters = parameter_count(layers_, draft_);
       if (parameters < settings_.min_parameters || parameters > settings_.max_parameters) continue;
-      if (!visited_.insert(configs).second) continue;
-      batch.push_back(Candidate{std::move(configs), 0, parameters});
+      if (!visited_.insert(draft_).second) continue;
+      batch.push_back(Candidate{draft_, 0, parameters});
       ++added;
     }
     return added;
@@ -311,8 +312,9 @@ class Evolution {
     return ranked_[static_cast<std::size_t>(detail::uniform_index(rng_, n))];
   }
 
-  Configs mutant() {
-    Configs configs = parent().configs;
+  void mutant() {
+    Configs& configs = draft_;
+    configs = parent().configs;
     for (std::size_t i = 0; i < configs.size(); ++i) {
       for (const Slot s : all_slots) {
         // One draw per slot whether or not it mutates, as the reference does.
@@ -321,13 +323,13 @@ class Evolution {
         }
       }
     }
-    return configs;
   }
 
-  Configs crossover() {
+  void crossover() {
     const Candidate& first = parent();
     const Candidate& second = parent();  // may be the same parent, as in the reference
-    Configs configs = first.configs;
+    Configs& configs = draft_;
+    configs = first.configs;
     for (std::size_t i = 0; i < configs.size(); ++i) {
       if (settings_.crossover == Crossover::per_layer) {
         if (detail::uniform_index(rng_, 2) == 1) configs[i] = second.configs[i];
@@ -337,14 +339,9 @@ class Evolution {
         if (detail::uniform_index(rng_, 2) == 1) configs[i][s] = second.configs[i][s];
       }
     }
-    return configs;
   }
 
-  Configs random() {
-    Configs configs(layers_.size());
-    for (std::size_t i = 0; i < layers_.size(); ++i) configs[i] = layers_[i].space.sample(rng_);
-    return configs;
-  }
+  void random() { sample_configs(layers_, rng_, draft_); }
 
   static void check_fitness(const std::vector<Candidate>& batch, int generation) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -382,6 +379,7 @@ class Evolution {
   const Fitness& fitness_;
   const EvolutionSettings& settings_;
   std::mt19937_64 rng_;
+  Configs draft_;                  // the candidate being drawn
   std::set<Configs> visited_;      // the reference's vis_dict: every candidate made legal
   std::vector<Candidate> ranked_;  // the best so far, best first
 };

@@ -31,12 +31,11 @@ inline void check_layers(const char* where, const std::vector<SearchLayer>& laye
   if (layers.empty()) throw search_error(std::string(where) + ": no layers given");
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const SearchLayer& layer = layers[i];
+    if (!layer.space.empty() && layer.out > 0 && layer.in > 0) continue;
     const std::string which = std::string(where) + ": layer " + std::to_string(i);
     if (layer.space.empty()) throw search_error(which + " has an empty search space");
-    if (layer.out <= 0 || layer.in <= 0) {
-      throw search_error(which + " is " + std::to_string(layer.out) + " x " +
-                         std::to_string(layer.in) + ", expected a positive out x in");
-    }
+    throw search_error(which + " is " + std::to_string(layer.out) + " x " +
+                       std::to_string(layer.in) + ", expected a positive out x in");
   }
 }
 

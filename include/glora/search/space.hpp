@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -76,6 +77,11 @@ class SearchSpace {
   /// given: reference({8, 4}) offers LoRA_8 then LoRA_4 wherever the reference
   /// offers LoRA_r, so A and B have 2 + 3 choices and C has 2 + 2. Throws
   /// config_error when the list is empty or a rank is not positive or repeated.
+  static SearchSpace reference(std::initializer_list<int> ranks) {
+    return reference(std::vector<int>(ranks));
+  }
+
+  /// As above, with the ranks in a vector.
   static SearchSpace reference(const std::vector<int>& ranks) {
     if (ranks.empty()) {
       throw config_error(
@@ -86,6 +92,10 @@ class SearchSpace {
       if (r <= 0) {
         throw config_error("glora::SearchSpace::reference: the LoRA rank " + std::to_string(r) +
                            " must be positive");
+      }
+      if (std::find(low_ranks.begin(), low_ranks.end(), Choice::low_rank(r)) != low_ranks.end()) {
+        throw config_error("glora::SearchSpace::reference: the LoRA rank " + std::to_string(r) +
+                           " is given twice");
       }
       low_ranks.push_back(Choice::low_rank(r));
     }

@@ -12,6 +12,15 @@
 //
 // The fitness (e.g. the supernet's validation accuracy with those
 // configurations) is the caller's; higher is better.
+//
+// Where this differs from the reference, and why: random candidates are drawn
+// a bounded number of times too (the reference loops forever when none fits
+// the budget); no children are made after the last generation (the reference
+// makes and scores a population that it never ranks); a generation is made
+// whole before it is scored, which lets it be scored on several threads (the
+// reference scores each child as it is drawn, but no draw depends on a score
+// of its own generation, so the candidates are the same); the budget counts
+// parameters, not millions of them.
 
 #include <glora/config.hpp>
 #include <glora/search/layers.hpp>

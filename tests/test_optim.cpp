@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -84,6 +85,38 @@ glora::Dense<double> three_steps(Optimiser& optimiser) {
     optimiser.step(params, grads);
   }
   return params;
+}
+
+// One option set by name, and the same change made to the reference.
+template <class Optimiser, class Reference>
+struct OptionCase {
+  using Options = typename Optimiser::Options;
+  const char* name;
+  std::function<Options(Options)> set;
+  std::function<void(Reference&)> set_reference;
+};
+
+// For each case: three steps with the option set from `base` agree with the
+// reference given the same change, and differ from the run without it (eps
+// shows in the bias, whose gradients are of its size; the rest in the weight).
+template <class Optimiser, class Reference>
+void check_option_cases(const typename Optimiser::Options& base, const Reference& base_reference,
+                        const std::vector<OptionCase<Optimiser, Reference>>& cases) {
+  for (const auto& c : cases) {
+    INFO("option " << c.name);
+    Optimiser optimiser(c.set(base));
+    const glora::Dense<double> after = three_steps(optimiser);
+
+    Reference reference = base_reference;
+    c.set_reference(reference);
+    CHECK(after.weight(0, 0) == Approx(reference.run(1.0, weight_gradients)).epsilon(1e-13));
+    CHECK(after.bias(0) == Approx(reference.run(-2.0, bias_gradients)).epsilon(1e-13));
+
+    const double weight_change =
+        std::abs(after.weight(0, 0) - base_reference.run(1.0, weight_gradients));
+    const double bias_change = std::abs(after.bias(0) - base_reference.run(-2.0, bias_gradients));
+    CHECK(std::max(weight_change, bias_change) > 1e-3);
+  }
 }
 
 }  // namespace
@@ -161,68 +194,30 @@ TEST_CASE("optimiser options: the defaults are the reference's", "[optim]") {
 
 TEST_CASE("AdamW: each option set by name reaches the arithmetic", "[optim]") {
   using Options = glora::AdamW<double>::Options;
-  struct Case {
-    const char* name;
-    std::function<Options(Options)> set;
-    std::function<void(AdamWReference&)> set_reference;
-  };
+  using R = AdamWReference;
   // Each case changes one option of a base with lr 0.1 (the default 1e-4
   // moves the parameters too little for the other options to show).
-  const Options base = Options().lr(0.1);
-  AdamWReference base_reference;
+  R base_reference;
   base_reference.lr = 0.1;
-  const std::vector<Case> cases = {
-      {"lr", [](Options o) { return o.lr(0.02); }, [](AdamWReference& r) { r.lr = 0.02; }},
-      {"beta1", [](Options o) { return o.beta1(0.5); }, [](AdamWReference& r) { r.beta1 = 0.5; }},
-      {"beta2", [](Options o) { return o.beta2(0.9); }, [](AdamWReference& r) { r.beta2 = 0.9; }},
-      {"eps", [](Options o) { return o.eps(1e-6); }, [](AdamWReference& r) { r.eps = 1e-6; }},
-      {"weight_decay", [](Options o) { return o.weight_decay(0.5); },
-       [](AdamWReference& r) { r.weight_decay = 0.5; }},
-  };
-  for (const Case& c : cases) {
-    INFO("option " << c.name);
-    glora::AdamW<double> adam(c.set(base));
-    const glora::Dense<double> after = three_steps(adam);
-
-    AdamWReference reference = base_reference;
-    c.set_reference(reference);
-    CHECK(after.weight(0, 0) == Approx(reference.run(1.0, weight_gradients)).epsilon(1e-13));
-    CHECK(after.bias(0) == Approx(reference.run(-2.0, bias_gradients)).epsilon(1e-13));
-
-    // The option changed the result: the base run differs (eps shows in the
-    // bias, whose gradients are of its size; the rest in the weight).
-    const double weight_change =
-        std::abs(after.weight(0, 0) - base_reference.run(1.0, weight_gradients));
-    const double bias_change = std::abs(after.bias(0) - base_reference.run(-2.0, bias_gradients));
-    CHECK(std::max(weight_change, bias_change) > 1e-3);
-  }
+  check_option_cases<glora::AdamW<double>, R>(
+      Options().lr(0.1), base_reference,
+      {{"lr", [](Options o) { return o.lr(0.02); }, [](R& r) { r.lr = 0.02; }},
+       {"beta1", [](Options o) { return o.beta1(0.5); }, [](R& r) { r.beta1 = 0.5; }},
+       {"beta2", [](Options o) { return o.beta2(0.9); }, [](R& r) { r.beta2 = 0.9; }},
+       {"eps", [](Options o) { return o.eps(1e-6); }, [](R& r) { r.eps = 1e-6; }},
+       {"weight_decay", [](Options o) { return o.weight_decay(0.5); },
+        [](R& r) { r.weight_decay = 0.5; }}});
 }
 
 TEST_CASE("SGD: each option set by name reaches the arithmetic", "[optim]") {
   using Options = glora::SGD<double>::Options;
-  struct Case {
-    const char* name;
-    std::function<Options(Options)> set;
-    std::function<void(SGDReference&)> set_reference;
-  };
-  const std::vector<Case> cases = {
-      {"lr", [](Options o) { return o.lr(0.5); }, [](SGDReference& r) { r.lr = 0.5; }},
-      {"momentum", [](Options o) { return o.momentum(0.0); },
-       [](SGDReference& r) { r.momentum = 0.0; }},
-      {"weight_decay", [](Options o) { return o.weight_decay(0.3); },
-       [](SGDReference& r) { r.weight_decay = 0.3; }},
-  };
-  for (const Case& c : cases) {
-    INFO("option " << c.name);
-    glora::SGD<double> sgd(c.set(Options()));
-    const glora::Dense<double> after = three_steps(sgd);
-
-    SGDReference reference;
-    c.set_reference(reference);
-    CHECK(after.weight(0, 0) == Approx(reference.run(1.0, weight_gradients)).epsilon(1e-14));
-    CHECK(after.bias(0) == Approx(reference.run(-2.0, bias_gradients)).epsilon(1e-14));
-    CHECK(std::abs(after.weight(0, 0) - SGDReference().run(1.0, weight_gradients)) > 1e-6);
-  }
+  using R = SGDReference;
+  check_option_cases<glora::SGD<double>, R>(
+      Options(), R(),
+      {{"lr", [](Options o) { return o.lr(0.5); }, [](R& r) { r.lr = 0.5; }},
+       {"momentum", [](Options o) { return o.momentum(0.0); }, [](R& r) { r.momentum = 0.0; }},
+       {"weight_decay", [](Options o) { return o.weight_decay(0.3); },
+        [](R& r) { r.weight_decay = 0.3; }}});
 }
 
 TEST_CASE("optimiser options out of range are refused by name", "[optim]") {

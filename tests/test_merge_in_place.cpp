@@ -1,4 +1,4 @@
-// Merging into the model's own storage (spec/glora.md, "Merging"):
+// Merging into the model's own storage (docs/contract.md, "Merging"):
 // a glora::LinearView adapts a W0 / b0 that the caller owns, without copying
 // it; merge_in_place() and merge_into(W0 storage, b0 storage) overwrite that
 // storage with W = W0 + W0 (.) A + B and b = b0 + b0 (.) D + E + W0 c, where

@@ -12,6 +12,7 @@
 #include <glora/errors.hpp>
 #include <glora/kinds.hpp>
 #include <glora/linear.hpp>
+#include <glora/losses.hpp>
 #include <glora/optim.hpp>
 #include <glora/parameters.hpp>
 #include <glora/presets.hpp>

@@ -2,10 +2,15 @@
 #
 #   MODE=install  install this build tree into a fresh prefix, check that only headers and CMake
 #                 package files were installed, then find_package(glora) from tests/consumer
+#   MODE=recipe   the same, but installed by the README's install commands (the block between
+#                 <!-- install-recipe:begin --> and <!-- install-recipe:end -->), run as written
+#                 from the source tree except for three paths: the build directory (`build`) and
+#                 the prefix go to WORK_DIR, and `-S .` is the source tree
 #   MODE=subdir   add_subdirectory() the source tree from tests/consumer_subdir
 #
-# Other inputs: GLORA_SOURCE_DIR, GLORA_BINARY_DIR, WORK_DIR, CONFIG, GENERATOR, CXX_COMPILER,
-# CXX_FLAGS (the compiler and flags of the calling build, so sanitizer builds stay consistent).
+# Other inputs: GLORA_SOURCE_DIR, GLORA_BINARY_DIR, WORK_DIR, README (for MODE=recipe), CONFIG,
+# GENERATOR, CXX_COMPILER, CXX_FLAGS (the compiler and flags of the calling build, so sanitizer
+# builds stay consistent).
 
 foreach(var MODE GLORA_SOURCE_DIR GLORA_BINARY_DIR WORK_DIR GENERATOR CXX_COMPILER)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
@@ -19,6 +24,71 @@ function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
   if(NOT result EQUAL 0)
     message(FATAL_ERROR "command failed (${result}): ${pretty}")
+  endif()
+endfunction()
+
+# Runs the README's install recipe with its build directory and prefix moved into WORK_DIR.
+function(run_readme_recipe build_dir prefix)
+  file(READ "${README}" readme)
+  set(begin_marker "<!-- install-recipe:begin -->\n```sh\n")
+  set(end_marker "```\n<!-- install-recipe:end -->")
+  string(FIND "${readme}" "${begin_marker}" begin)
+  string(FIND "${readme}" "${end_marker}" end)
+  if(begin EQUAL -1 OR end EQUAL -1)
+    message(FATAL_ERROR "${README}: the markers <!-- install-recipe:begin --> + ```sh ... ``` + "
+      "<!-- install-recipe:end --> were not found")
+  endif()
+  string(LENGTH "${begin_marker}" begin_length)
+  math(EXPR begin "${begin} + ${begin_length}")
+  math(EXPR length "${end} - ${begin}")
+  string(SUBSTRING "${readme}" ${begin} ${length} block)
+  message(STATUS "README's install recipe:\n${block}")
+
+  string(REPLACE "\\\n" " " block "${block}")  # continuation lines
+  string(REPLACE "&&" "\n" block "${block}")
+  string(REPLACE "\n" ";" lines "${block}")
+  set(configured OFF)
+  set(installed OFF)
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "(^| )#.*$" "" line "${line}")  # comments
+    string(STRIP "${line}" line)
+    if(line STREQUAL "")
+      continue()
+    endif()
+    separate_arguments(args UNIX_COMMAND "${line}")
+    list(POP_FRONT args program)
+    if(NOT program STREQUAL "cmake")
+      message(FATAL_ERROR "the install recipe runs '${program}'; only cmake commands are expected")
+    endif()
+    set(command "${CMAKE_COMMAND}")
+    set(previous "")
+    foreach(arg IN LISTS args)
+      if(previous STREQUAL "-S" AND arg STREQUAL ".")
+        set(arg "${GLORA_SOURCE_DIR}")
+      elseif(previous MATCHES "^(-B|--install|--build)$")
+        set(arg "${build_dir}")
+      elseif(previous STREQUAL "--prefix")
+        set(arg "${prefix}")
+      endif()
+      if(arg STREQUAL "-S")
+        set(configured ON)
+      elseif(arg STREQUAL "--install")
+        set(installed ON)
+      endif()
+      list(APPEND command "${arg}")
+      set(previous "${arg}")
+    endforeach()
+    string(REPLACE ";" " " pretty "${command}")
+    message(STATUS "+ ${pretty}")
+    execute_process(COMMAND ${command} WORKING_DIRECTORY "${GLORA_SOURCE_DIR}"
+      RESULT_VARIABLE result)
+    if(NOT result EQUAL 0)
+      message(FATAL_ERROR "the README's install recipe failed (${result}) at: ${line}")
+    endif()
+  endforeach()
+  if(NOT configured OR NOT installed)
+    message(FATAL_ERROR "the install recipe should configure (cmake -S) and install "
+      "(cmake --install)")
   endif()
 endfunction()
 
@@ -38,9 +108,13 @@ set(configure_args
   "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
   ${config_args})
 
-if(MODE STREQUAL "install")
+if(MODE STREQUAL "install" OR MODE STREQUAL "recipe")
   set(prefix "${WORK_DIR}/prefix")
-  run("${CMAKE_COMMAND}" --install "${GLORA_BINARY_DIR}" --prefix "${prefix}" ${build_config_args})
+  if(MODE STREQUAL "install")
+    run("${CMAKE_COMMAND}" --install "${GLORA_BINARY_DIR}" --prefix "${prefix}" ${build_config_args})
+  else()
+    run_readme_recipe("${WORK_DIR}/glora-build" "${prefix}")
+  endif()
 
   # Only headers and the package's CMake files may be installed.
   file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")

@@ -67,13 +67,25 @@ inline std::string offsets_string(std::uint64_t begin, std::uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
 }
 
-/// nlohmann's message without its "[json.exception.x.y] " prefix.
+/// nlohmann's message without its "[json.exception.x.y] " prefix, with bytes
+/// outside printable ASCII (it quotes the input it last read) written as \xNN.
 inline std::string json_reason(const std::exception& e) {
-  const std::string what = e.what();
+  std::string what = e.what();
   const std::size_t close = what.find("] ");
-  return what.rfind("[json.exception.", 0) == 0 && close != std::string::npos
-             ? what.substr(close + 2)
-             : what;
+  if (what.rfind("[json.exception.", 0) == 0 && close != std::string::npos) {
+    what = what.substr(close + 2);
+  }
+  std::string printable;
+  for (const char c : what) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      printable += c;
+    } else {
+      const char* hex = "0123456789abcdef";
+      printable += std::string("\\x") + hex[byte >> 4] + hex[byte & 15];
+    }
+  }
+  return printable;
 }
 
 /// Parses `text` as JSON, rejecting duplicate keys (which JSON readers resolve

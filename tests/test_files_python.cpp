@@ -142,3 +142,39 @@ TEST_CASE("python: PEFT GLoRA folders load by module name, with and without a bi
                           "(\"model.layers.0.self_attn.q_proj\" in the file): the file has A = "
                           "LoRA_4, the layer has Vector");
 }
+
+TEST_CASE("python: a reference checkpoint converted by the script gives the reference's outputs",
+          "[converter]") {
+  const std::string dir = files_dir();
+  const glora::io::SafetensorsFile reference(dir + "/reference.safetensors");
+  const Reference qkv(reference, "blocks.0.attn.qkv"), fc1(reference, "blocks.0.mlp.fc1"),
+      fc2(reference, "blocks.0.mlp.fc2");
+  for (const char* file : {"/converted.safetensors", "/trimmed.safetensors"}) {
+    INFO(file);
+    glora::Linear<float, glora::LowRank<2>, glora::Vector, glora::None, glora::Scalar,
+                  glora::Vector>
+        l_qkv(qkv.W0.cast<float>(), qkv.b0.cast<float>());
+    glora::Linear<float, glora::Scalar, glora::LowRank<4>, glora::LowRank<4>, glora::Vector,
+                  glora::None>
+        l_fc1(fc1.W0.cast<float>(), fc1.b0.cast<float>());
+    glora::Linear<double, glora::None, glora::None, glora::Vector, glora::None, glora::Scalar>
+        l_fc2(fc2.W0, fc2.b0);
+    glora::io::AdapterSet set;
+    set.add("blocks.0.attn.qkv", l_qkv).add("blocks.0.mlp.fc1", l_fc1).add("blocks.0.mlp.fc2",
+                                                                            l_fc2);
+    glora::io::load_adapters(dir + file, set);
+    CHECK(error_of(l_qkv, qkv) < 1e-5);
+    CHECK(error_of(l_fc1, fc1) < 1e-5);
+    CHECK(error_of(l_fc2, fc2) < 1e-12);
+  }
+  // The untrimmed file keeps the whole supernet: every tensor at rank 4.
+  const glora::io::AdapterFile converted(dir + "/converted.safetensors");
+  CHECK(converted.safetensors().at("blocks.0.attn.qkv.Ad").shape ==
+        std::vector<std::uint64_t>{6, 4});
+  CHECK(glora::to_short_string(converted.find("blocks.0.mlp.fc2")->config) ==
+        "A=none B=none C=vector D=none E=constant");
+  const glora::io::AdapterFile trimmed(dir + "/trimmed.safetensors");
+  CHECK(trimmed.safetensors().at("blocks.0.attn.qkv.Ad").shape ==
+        std::vector<std::uint64_t>{6, 2});
+  CHECK(trimmed.safetensors().find("blocks.0.mlp.fc2.Ad") == nullptr);
+}

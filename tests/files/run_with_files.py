@@ -1,6 +1,10 @@
 """Runs a file-writing Python script, then a C++ test that reads what it wrote.
 
-Usage: run_with_files.py --needs MODULES --script SCRIPT --exe EXE --dir DIR [-- EXE ARGUMENTS]
+Usage: run_with_files.py --needs MODULES --script SCRIPT --exe EXE --dir DIR [--check CHECK]
+                         [-- EXE ARGUMENTS]
+
+SCRIPT and CHECK (if given, after the program) run as `python SCRIPT DIR`; "{dir}" in the
+program's arguments stands for DIR.
 
 Exits 77 (CTest's SKIP_RETURN_CODE for these tests) when a module in the comma-separated MODULES
 cannot be imported, so that a machine without NumPy or PyTorch skips the test instead of passing it.
@@ -22,6 +26,7 @@ def main():
     parser.add_argument("--script", required=True)
     parser.add_argument("--exe", required=True)
     parser.add_argument("--dir", required=True)
+    parser.add_argument("--check")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     for module in filter(None, args.needs.split(",")):
@@ -34,8 +39,12 @@ def main():
     os.makedirs(args.dir)
     subprocess.run([sys.executable, args.script, args.dir], check=True)
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+    rest = [a.replace("{dir}", args.dir) for a in rest]
     env = dict(os.environ, GLORA_TEST_FILES=args.dir)
-    return subprocess.run([args.exe] + rest, env=env).returncode
+    status = subprocess.run([args.exe] + rest, env=env).returncode
+    if status == 0 and args.check:
+        status = subprocess.run([sys.executable, args.check, args.dir]).returncode
+    return status
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -25,9 +26,10 @@ template <typename T>
 struct AdapterAccess {
   /// The adapter as it is now (a compile-time one: its tensors, exactly shaped).
   std::function<DynamicAdapter<T>()> get;
-  /// Replaces the adapter; called only with tensors already checked to fit.
-  /// Empty for a const layer, which can be saved but not loaded.
-  std::function<void(const DynamicAdapter<T>&)> set;
+  /// Replaces the adapter (taking the tensors over where it can); called only
+  /// with tensors already checked to fit. Empty for a const layer, which can
+  /// be saved but not loaded.
+  std::function<void(DynamicAdapter<T>&&)> set;
 };
 
 /// One named layer.
@@ -78,7 +80,7 @@ class AdapterSet {
   AdapterSet& add(std::string name, DynamicAdapter<T>& adapter, Eigen::Index out,
                   Eigen::Index in) {
     AdapterAccess<T> access{[&adapter] { return adapter; },
-                            [&adapter](const DynamicAdapter<T>& from) { adapter = from; }};
+                            [&adapter](DynamicAdapter<T>&& from) { adapter = std::move(from); }};
     return push({std::move(name), out, in, std::nullopt, std::nullopt, std::move(access)});
   }
   template <typename T>
@@ -99,7 +101,7 @@ class AdapterSet {
     AdapterAccess<T> access;
     access.get = [&adapter] { return to_dynamic(adapter); };
     if constexpr (!std::is_const_v<A>) {
-      access.set = [&adapter, out, in](const DynamicAdapter<T>& from) {
+      access.set = [&adapter, out, in](DynamicAdapter<T>&& from) {
         assign(adapter, from, out, in);
       };
     }

@@ -55,8 +55,8 @@ bool identical(const glora::DynamicAdapter<T>& x, const glora::DynamicAdapter<T>
   glora::DynamicAdapter<T>::visit(
       [&](const char*, glora::Role, auto a, auto b) {
         same = same && a.rows() == b.rows() && a.cols() == b.cols() &&
-               (a.size() == 0 ||
-                std::memcmp(a.data(), b.data(), sizeof(T) * static_cast<std::size_t>(a.size())) == 0);
+               (a.size() == 0 || std::memcmp(a.data(), b.data(),
+                                             sizeof(T) * static_cast<std::size_t>(a.size())) == 0);
       },
       x, y);
   return same;
@@ -163,10 +163,9 @@ TEST_CASE("files: a load checks kinds, shapes and presence first, and changes no
       LayerConfig{Choice::vector(), Choice::vector(), Choice::none(), Choice::scalar(),
                   Choice::vector()},
       6, 5);
-  glora::DynamicAdapter<float> fine(
-      LayerConfig{Choice::low_rank(4), Choice::vector(), Choice::none(), Choice::scalar(),
-                  Choice::vector()},
-      6, 5);
+  glora::DynamicAdapter<float> fine(LayerConfig{Choice::low_rank(4), Choice::vector(),
+                                                Choice::none(), Choice::scalar(), Choice::vector()},
+                                    6, 5);
   std::mt19937 rng(1);
   fill_random(vector_a, rng);
   fill_random(fine, rng);
@@ -189,8 +188,9 @@ TEST_CASE("files: a load checks kinds, shapes and presence first, and changes no
     glora::io::AdapterSet into;
     into.add("blocks.1.attn.qkv", second).add("blocks.0.attn.qkv", first);
     CHECK_THROWS_WITH(glora::io::load_adapters(path, into),
-                      path + ": layer \"blocks.0.attn.qkv\": the file has A = vector, the layer "
-                             "has LowRank<4>");
+                      path +
+                          ": layer \"blocks.0.attn.qkv\": the file has A = vector, the layer "
+                          "has LowRank<4>");
     CHECK(unchanged());
   }
   SECTION("a layer of another shape") {
@@ -198,15 +198,17 @@ TEST_CASE("files: a load checks kinds, shapes and presence first, and changes no
     glora::io::AdapterSet into;
     into.add("blocks.1.attn.qkv", wide);
     CHECK_THROWS_WITH(glora::io::load_adapters(path, into),
-                      path + ": layer \"blocks.1.attn.qkv\": the file has 6 x 5 (out x in), the "
-                             "layer has 6 x 7");
+                      path +
+                          ": layer \"blocks.1.attn.qkv\": the file has 6 x 5 (out x in), the "
+                          "layer has 6 x 7");
   }
   SECTION("a missing layer, unless partial loading is asked for") {
     glora::io::AdapterSet into;
     into.add("blocks.1.attn.qkv", second).add("blocks.2.attn.qkv", first);
     CHECK_THROWS_WITH(glora::io::load_adapters(path, into),
-                      path + ": layer \"blocks.2.attn.qkv\" is not in the file (set "
-                             "LoadOptions::partial to skip missing layers)");
+                      path +
+                          ": layer \"blocks.2.attn.qkv\" is not in the file (set "
+                          "LoadOptions::partial to skip missing layers)");
     CHECK(unchanged());
     glora::io::LoadOptions partial;
     partial.partial = true;
@@ -280,8 +282,9 @@ TEST_CASE("files: a tensor too small for its choice names the tensor, the file a
   std::copy(to.begin(), to.end(), at);
   glora_test::files::write_file(path, bytes);
   CHECK_THROWS_WITH(glora::io::AdapterFile(path),
-                    path + ": tensor \"fc.Ad\" is [6, 2], expected [6, at least 4] (layer \"fc\", "
-                           "6 x 5, A = LoRA_4)");
+                    path +
+                        ": tensor \"fc.Ad\" is [6, 2], expected [6, at least 4] (layer \"fc\", "
+                        "6 x 5, A = LoRA_4)");
 }
 
 TEST_CASE("files: merged layers are written as PyTorch weight [out, in] and bias [out]") {
@@ -336,7 +339,7 @@ TEST_CASE("files: F16 and BF16 convert exactly; writing rounds to nearest even")
   CHECK(half_to_float(0x3c00) == 1.0f);
   CHECK(half_to_float(0xc000) == -2.0f);
   CHECK(half_to_float(0x7bff) == 65504.0f);
-  CHECK(half_to_float(0x0001) == 0x1.0p-24f);  // smallest subnormal
+  CHECK(half_to_float(0x0001) == 0x1.0p-24f);    // smallest subnormal
   CHECK(half_to_float(0x03ff) == 0x1.ff8p-15f);  // largest subnormal
   CHECK(half_to_float(0x0400) == 0x1.0p-14f);    // smallest normal
   CHECK(half_to_float(0x3555) == 0x1.554p-2f);
@@ -355,23 +358,23 @@ TEST_CASE("files: F16 and BF16 convert exactly; writing rounds to nearest even")
   CHECK(exact == 65536);
   CHECK(glora::io::float_to_half(1.0f + 0x1.0p-11f) == 0x3c00);  // a tie rounds to even
   CHECK(glora::io::float_to_half(1.0f + 0x1.8p-11f) == 0x3c01);
-  CHECK(glora::io::float_to_half(65520.0f) == 0x7c00);           // overflows to infinity
-  CHECK(glora::io::float_to_half(0x1.0p-25f) == 0x0000);         // a tie at zero rounds to even
+  CHECK(glora::io::float_to_half(65520.0f) == 0x7c00);    // overflows to infinity
+  CHECK(glora::io::float_to_half(0x1.0p-25f) == 0x0000);  // a tie at zero rounds to even
   CHECK(glora::io::float_to_half(0x1.8p-25f) == 0x0001);
-  CHECK(glora::io::float_to_bf16(1.0f + 0x1.0p-8f) == 0x3f80);   // a tie rounds to even
+  CHECK(glora::io::float_to_bf16(1.0f + 0x1.0p-8f) == 0x3f80);  // a tie rounds to even
   CHECK(glora::io::float_to_bf16(1.0f + 0x1.8p-8f) == 0x3f81);
 
   // A hand-made file of F16, BF16 and F64 tensors reads as exact floats and doubles.
-  const glora_test::files::Bytes buffer = {0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00,   // F16 [3]
-                                           0x80, 0x3f, 0xf7, 0xc2,               // BF16 [2]
-                                           0, 0, 0, 0, 0, 0, 0xf0, 0x3f};        // F64 [1]
+  const glora_test::files::Bytes buffer = {0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00,  // F16 [3]
+                                           0x80, 0x3f, 0xf7, 0xc2,              // BF16 [2]
+                                           0,    0,    0,    0,    0,    0,
+                                           0xf0, 0x3f};  // F64 [1]
   const auto file = glora::io::SafetensorsFile::from_bytes(
       "dtypes.safetensors",
-      glora_test::files::safetensors(
-          R"({"h":{"dtype":"F16","shape":[3],"data_offsets":[0,6]},)"
-          R"("b":{"dtype":"BF16","shape":[1,2],"data_offsets":[6,10]},)"
-          R"("d":{"dtype":"F64","shape":[],"data_offsets":[10,18]}})",
-          buffer));
+      glora_test::files::safetensors(R"({"h":{"dtype":"F16","shape":[3],"data_offsets":[0,6]},)"
+                                     R"("b":{"dtype":"BF16","shape":[1,2],"data_offsets":[6,10]},)"
+                                     R"("d":{"dtype":"F64","shape":[],"data_offsets":[10,18]}})",
+                                     buffer));
   const Eigen::MatrixXd h = file.matrix<double>(file.at("h"));
   CHECK(h(0, 0) == 1.0);
   CHECK(h(1, 0) == -2.0);
@@ -385,9 +388,9 @@ TEST_CASE("files: F16 and BF16 convert exactly; writing rounds to nearest even")
 TEST_CASE("files: a save that fails leaves the previous file whole and no temporary behind") {
   TempDir dir("atomic");
   const std::string path = dir / "adapters.safetensors";
-  glora::DynamicAdapter<float> small(LayerConfig{Choice::vector(), Choice::none(), Choice::none(),
-                                                 Choice::none(), Choice::none()},
-                                     4, 3);
+  glora::DynamicAdapter<float> small(
+      LayerConfig{Choice::vector(), Choice::none(), Choice::none(), Choice::none(), Choice::none()},
+      4, 3);
   glora::io::AdapterSet set;
   set.add("fc", small, 4, 3);
   glora::io::save_adapters(path, set);
@@ -428,8 +431,9 @@ TEST_CASE("files: a save that fails leaves the previous file whole and no tempor
   SECTION("the folder does not exist") {
     const std::string missing = dir / "missing/adapters.safetensors";
     CHECK_THROWS_WITH(glora::io::save_adapters(missing, set),
-                      missing + ": cannot create a temporary file in its folder: No such file or "
-                                "directory");
+                      missing +
+                          ": cannot create a temporary file in its folder: No such file or "
+                          "directory");
   }
   SECTION("an adapter that does not fit its layer is refused before anything is written") {
     glora::DynamicAdapter<float> wrong = small;

@@ -76,9 +76,9 @@ TEST_CASE("python: a glora adapter file written with NumPy loads and gives NumPy
   const glora::io::AdapterFile file(dir + "/py_adapters.safetensors");
   glora::io::load_adapters(file, set);
 
-  CHECK(error_of(l_qkv, qkv) < 1e-5);    // F32 tensors, float layer
-  CHECK(error_of(l_fc1, fc1) < 1e-12);   // F64 tensors, double layer
-  CHECK(error_of(l_proj, proj) < 1e-5);  // F16 supernet tensors sliced, float layer
+  CHECK(error_of(l_qkv, qkv) < 1e-5);     // F32 tensors, float layer
+  CHECK(error_of(l_fc1, fc1) < 1e-12);    // F64 tensors, double layer
+  CHECK(error_of(l_proj, proj) < 1e-5);   // F16 supernet tensors sliced, float layer
   CHECK(error_of(l_head, head) < 1e-12);  // BF16 tensors, double layer without a bias
   // The control: the frozen layers alone do not give these outputs.
   const Eigen::MatrixXd frozen = (qkv.W0 * qkv.X).colwise() + qkv.b0;
@@ -138,9 +138,10 @@ TEST_CASE("python: PEFT GLoRA folders load by module name, with and without a bi
   glora::io::AdapterSet bad;
   bad.add("q", wrong);
   CHECK_THROWS_WITH(glora::io::load_peft(adapter, bad, {}, module_of),
-                    dir + "/peft_lora/adapter_model.safetensors: layer \"q\" "
-                          "(\"model.layers.0.self_attn.q_proj\" in the file): the file has A = "
-                          "LoRA_4, the layer has Vector");
+                    dir +
+                        "/peft_lora/adapter_model.safetensors: layer \"q\" "
+                        "(\"model.layers.0.self_attn.q_proj\" in the file): the file has A = "
+                        "LoRA_4, the layer has Vector");
 }
 
 TEST_CASE("python: a reference checkpoint converted by the script gives the reference's outputs",
@@ -160,8 +161,9 @@ TEST_CASE("python: a reference checkpoint converted by the script gives the refe
     glora::Linear<double, glora::None, glora::None, glora::Vector, glora::None, glora::Scalar>
         l_fc2(fc2.W0, fc2.b0);
     glora::io::AdapterSet set;
-    set.add("blocks.0.attn.qkv", l_qkv).add("blocks.0.mlp.fc1", l_fc1).add("blocks.0.mlp.fc2",
-                                                                            l_fc2);
+    set.add("blocks.0.attn.qkv", l_qkv)
+        .add("blocks.0.mlp.fc1", l_fc1)
+        .add("blocks.0.mlp.fc2", l_fc2);
     glora::io::load_adapters(dir + file, set);
     CHECK(error_of(l_qkv, qkv) < 1e-5);
     CHECK(error_of(l_fc1, fc1) < 1e-5);
@@ -174,7 +176,6 @@ TEST_CASE("python: a reference checkpoint converted by the script gives the refe
   CHECK(glora::to_short_string(converted.find("blocks.0.mlp.fc2")->config) ==
         "A=none B=none C=vector D=none E=constant");
   const glora::io::AdapterFile trimmed(dir + "/trimmed.safetensors");
-  CHECK(trimmed.safetensors().at("blocks.0.attn.qkv.Ad").shape ==
-        std::vector<std::uint64_t>{6, 2});
+  CHECK(trimmed.safetensors().at("blocks.0.attn.qkv.Ad").shape == std::vector<std::uint64_t>{6, 2});
   CHECK(trimmed.safetensors().find("blocks.0.mlp.fc2.Ad") == nullptr);
 }

@@ -58,7 +58,8 @@ class AdapterFile {
     const std::string* version = file_.find_metadata(version_key);
     if (version == nullptr) detail::fail(path, "__metadata__ has no \"glora.version\"");
     if (*version != "1") {
-      detail::fail(path, "glora.version \"" + *version + "\" is not supported (this reader reads 1)");
+      detail::fail(path,
+                   "glora.version \"" + *version + "\" is not supported (this reader reads 1)");
     }
     read_config();
     read_shapes();
@@ -124,7 +125,8 @@ class AdapterFile {
         layer.config = parse_layer_config(item.value().dump());
       } catch (const config_error& e) {
         const std::string what = e.what();
-        detail::fail(path(), where + ": " + (what.rfind("glora: ", 0) == 0 ? what.substr(7) : what));
+        detail::fail(path(),
+                     where + ": " + (what.rfind("glora: ", 0) == 0 ? what.substr(7) : what));
       }
       layers_.push_back(std::move(layer));
     }

@@ -69,16 +69,15 @@ class AdapterSet {
     return add_fixed(std::move(name), adapter, out, in, std::nullopt);
   }
   template <typename T, typename KA, typename KB, typename KC, typename KD, typename KE>
-  AdapterSet& add(std::string name, const Adapter<T, KA, KB, KC, KD, KE>& adapter,
-                  Eigen::Index out, Eigen::Index in) {
+  AdapterSet& add(std::string name, const Adapter<T, KA, KB, KC, KD, KE>& adapter, Eigen::Index out,
+                  Eigen::Index in) {
     return add_fixed(std::move(name), adapter, out, in, std::nullopt);
   }
 
   /// A DynamicAdapter for an out x in layer: it takes whatever configuration
   /// and tensor sizes a file holds (a supernet keeps its full tensors).
   template <typename T>
-  AdapterSet& add(std::string name, DynamicAdapter<T>& adapter, Eigen::Index out,
-                  Eigen::Index in) {
+  AdapterSet& add(std::string name, DynamicAdapter<T>& adapter, Eigen::Index out, Eigen::Index in) {
     AdapterAccess<T> access{[&adapter] { return adapter; },
                             [&adapter](DynamicAdapter<T>&& from) { adapter = std::move(from); }};
     return push({std::move(name), out, in, std::nullopt, std::nullopt, std::move(access)});
@@ -105,9 +104,9 @@ class AdapterSet {
         assign(adapter, from, out, in);
       };
     }
-    const LayerConfig kinds = config_of<typename Plain::kind_a, typename Plain::kind_b,
-                                        typename Plain::kind_c, typename Plain::kind_d,
-                                        typename Plain::kind_e>();
+    const LayerConfig kinds =
+        config_of<typename Plain::kind_a, typename Plain::kind_b, typename Plain::kind_c,
+                  typename Plain::kind_d, typename Plain::kind_e>();
     return push({std::move(name), out, in, kinds, has_bias, std::move(access)});
   }
 

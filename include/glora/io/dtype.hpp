@@ -15,7 +15,21 @@ namespace glora::io {
 /// Every dtype safetensors defines. A reader must know them all to validate a
 /// file (sizes) even when it only converts the floating-point ones.
 enum class DType : std::uint8_t {
-  BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64
+  BOOL,
+  U8,
+  I8,
+  F8_E5M2,
+  F8_E4M3,
+  I16,
+  U16,
+  F16,
+  BF16,
+  I32,
+  U32,
+  F32,
+  F64,
+  I64,
+  U64
 };
 
 struct DTypeInfo {
@@ -25,12 +39,11 @@ struct DTypeInfo {
 };
 
 inline constexpr DTypeInfo dtype_table[] = {
-    {DType::BOOL, "BOOL", 1},       {DType::U8, "U8", 1},   {DType::I8, "I8", 1},
-    {DType::F8_E5M2, "F8_E5M2", 1}, {DType::F8_E4M3, "F8_E4M3", 1},
-    {DType::I16, "I16", 2},         {DType::U16, "U16", 2}, {DType::F16, "F16", 2},
-    {DType::BF16, "BF16", 2},       {DType::I32, "I32", 4}, {DType::U32, "U32", 4},
-    {DType::F32, "F32", 4},         {DType::F64, "F64", 8}, {DType::I64, "I64", 8},
-    {DType::U64, "U64", 8}};
+    {DType::BOOL, "BOOL", 1},       {DType::U8, "U8", 1},           {DType::I8, "I8", 1},
+    {DType::F8_E5M2, "F8_E5M2", 1}, {DType::F8_E4M3, "F8_E4M3", 1}, {DType::I16, "I16", 2},
+    {DType::U16, "U16", 2},         {DType::F16, "F16", 2},         {DType::BF16, "BF16", 2},
+    {DType::I32, "I32", 4},         {DType::U32, "U32", 4},         {DType::F32, "F32", 4},
+    {DType::F64, "F64", 8},         {DType::I64, "I64", 8},         {DType::U64, "U64", 8}};
 
 inline const char* dtype_name(DType d) { return dtype_table[static_cast<std::size_t>(d)].name; }
 inline std::size_t dtype_size(DType d) { return dtype_table[static_cast<std::size_t>(d)].size; }
@@ -104,7 +117,7 @@ inline std::uint16_t float_to_half(float f) {
   std::memcpy(&bits, &f, sizeof bits);
   const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
   const std::uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u);  // NaN
+  if (magnitude > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u);   // NaN
   if (magnitude >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // >= 65520
   if (magnitude < 0x38800000u) {  // below the smallest normal half: a subnormal or zero
     if (magnitude < 0x33000000u) return sign;  // rounds to zero (at most half the least subnormal)

@@ -29,9 +29,10 @@ struct LayerTensors {
   LayerConfig config;
   Eigen::Index out = -1;
   Eigen::Index in = -1;
-  std::array<std::string, 8> names;              // each part's full tensor name in the file
-  std::array<const TensorInfo*, 8> tensors{};    // null where the file has none
-  int scalar_dims = 2;  // dimensions of a constant in A, B or C: 2 in glora files ([1, 1]), 1 in PEFT ([1])
+  std::array<std::string, 8> names;            // each part's full tensor name in the file
+  std::array<const TensorInfo*, 8> tensors{};  // null where the file has none
+  int scalar_dims =
+      2;  // dimensions of a constant in A, B or C: 2 in glora files ([1, 1]), 1 in PEFT ([1])
 };
 
 namespace detail {
@@ -44,15 +45,17 @@ struct Need {
 };
 
 inline Part down_part(Slot s) {
-  return s == Slot::A ? Part::Ad : s == Slot::B ? Part::Bd : s == Slot::C ? Part::Cd
-                                                         : s == Slot::D ? Part::D
-                                                                        : Part::E;
+  return s == Slot::A   ? Part::Ad
+         : s == Slot::B ? Part::Bd
+         : s == Slot::C ? Part::Cd
+         : s == Slot::D ? Part::D
+                        : Part::E;
 }
 inline Part up_part(Slot s) { return s == Slot::A ? Part::Au : s == Slot::B ? Part::Bu : Part::Cu; }
 
 /// The parts a choice in slot s uses, with the shapes they need on an out x in layer.
-inline std::vector<std::pair<Part, Need>> needs(Slot s, Choice c, Eigen::Index out,
-                                                Eigen::Index in, int scalar_dims) {
+inline std::vector<std::pair<Part, Need>> needs(Slot s, Choice c, Eigen::Index out, Eigen::Index in,
+                                                int scalar_dims) {
   std::vector<std::pair<Part, Need>> parts;
   const Eigen::Index rows = s == Slot::C ? in : out;
   switch (c.kind) {
@@ -157,10 +160,10 @@ inline void check_layer(const std::string& path, LayerTensors& layer) {
                                ", expected F16, BF16, F32 or F64" + context);
       }
       if (!detail::fits(*t, need)) {
-        const std::string shape = layer.out >= 0 && layer.in >= 0
-                                      ? ", " + std::to_string(layer.out) + " x " +
-                                            std::to_string(layer.in)
-                                      : std::string();
+        const std::string shape =
+            layer.out >= 0 && layer.in >= 0
+                ? ", " + std::to_string(layer.out) + " x " + std::to_string(layer.in)
+                : std::string();
         detail::fail(path, "tensor " + detail::quote(t->name) + " is " + shape_string(t->shape) +
                                ", expected " + detail::need_string(need) + " (layer " +
                                detail::quote(layer.name) + shape + ", " + slot_letter(s) + " = " +

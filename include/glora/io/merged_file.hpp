@@ -26,7 +26,8 @@ class MergedSet {
  public:
   /// A merged (or any plain) layer; it must outlive the set.
   MergedSet& add(std::string name, const Dense<T>& layer) {
-    glora::detail::check_shape("glora::io::MergedSet::add", "bias", layer.bias, layer.weight.rows(), 1);
+    glora::detail::check_shape("glora::io::MergedSet::add", "bias", layer.bias, layer.weight.rows(),
+                               1);
     return push(std::move(name), layer.weight.rows(), layer.weight.cols(),
                 [&layer](SafetensorsWriter& w) {
                   w.write_matrix(layer.weight);

@@ -1,8 +1,8 @@
 #pragma once
 // Hugging Face PEFT GLoRA adapters: the folder PEFT's GLORA tuner saves,
 //
-//   adapter_config.json        "peft_type": "GLORA", "r", "config_A_B", "config_C", "config_D_E", ...
-//   adapter_model.safetensors  base_model.model.<module>.glora_<S>[.<adapter>].<t>
+//   adapter_config.json        "peft_type": "GLORA", "r", "config_A_B", "config_C", "config_D_E",
+//   ... adapter_model.safetensors  base_model.model.<module>.glora_<S>[.<adapter>].<t>
 //
 // with <t> = <S>d and <S>u for "lora" (A, B: [out, r] and [r, in]; C: [in, r] and [r, 1]) and
 // <S> for "vector" (A, B: [out, 1]; C: [in, 1]; D, E: [out]) and "constant" ([1]). One
@@ -88,7 +88,8 @@ class PeftAdapter {
       detail::fail(path, "\"peft_type\" is " + type.dump() + ", expected \"GLORA\"");
     }
     const nlohmann::json& r = field("r");
-    if (!r.is_number_unsigned() || r.get<std::uint64_t>() == 0 || r.get<std::uint64_t>() > 1000000) {
+    if (!r.is_number_unsigned() || r.get<std::uint64_t>() == 0 ||
+        r.get<std::uint64_t>() > 1000000) {
       detail::fail(path, "\"r\" is " + r.dump() + ", expected a positive integer");
     }
     rank_ = static_cast<int>(r.get<std::uint64_t>());
@@ -105,7 +106,8 @@ class PeftAdapter {
         }
         names += std::string(names.empty() ? "" : ", ") + "\"" + a + "\"";
       }
-      detail::fail(path, "\"" + std::string(key) + "\" is " + v.dump() + " (it takes " + names + ")");
+      detail::fail(path,
+                   "\"" + std::string(key) + "\" is " + v.dump() + " (it takes " + names + ")");
     };
     config_.A = config_.B = choice("config_A_B", {"lora", "vector", "constant", "none"});
     config_.C = choice("config_C", {"lora", "vector", "none"});

@@ -161,13 +161,15 @@ class SafetensorsFile {
     const std::size_t k = detail::first_non_finite(values, rows * cols);
     if (k == rows * cols) return;
     const std::size_t i = k % rows, j = k / rows;
-    std::string where = t.shape.size() == 2   ? "[" + std::to_string(i) + ", " + std::to_string(j) + "]"
+    std::string where = t.shape.size() == 2
+                            ? "[" + std::to_string(i) + ", " + std::to_string(j) + "]"
                         : t.shape.size() == 1 ? "[" + std::to_string(i) + "]"
                                               : std::string("[]");
     std::ostringstream value;
     value << values[k];
     detail::fail(path_, "tensor " + detail::quote(t.name) + " holds " + value.str() + " at " +
-                            where + " (values that are not finite are refused unless "
+                            where +
+                            " (values that are not finite are refused unless "
                             "allow_non_finite is set)");
   }
 

@@ -198,10 +198,9 @@ inline void check_tiling(const std::string& path, std::vector<TensorInfo>& tenso
   for (const TensorInfo& t : tensors) {
     const std::uint64_t expected = previous ? previous->end : 0;
     if (t.begin != expected) {
-      const std::string after =
-          previous ? "tensor " + quote(previous->name) + " " +
-                         offsets_string(previous->begin, previous->end)
-                   : std::string("the start of the buffer");
+      const std::string after = previous ? "tensor " + quote(previous->name) + " " +
+                                               offsets_string(previous->begin, previous->end)
+                                         : std::string("the start of the buffer");
       fail(path, "tensor " + quote(t.name) + ": data_offsets " + offsets_string(t.begin, t.end) +
                      (t.begin > expected ? " leave a gap after " : " overlap ") + after +
                      " (tensors must tile the buffer from offset 0)");

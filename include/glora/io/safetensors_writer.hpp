@@ -16,11 +16,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
-#include <stdexcept>
-#include <cstring>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -49,8 +49,8 @@ class SafetensorsWriter {
     std::uint64_t offset = 0;
     for (const TensorSpec& t : tensors_) {
       if (t.name == "__metadata__" || !names.insert(t.name).second) {
-        throw std::invalid_argument("glora::io::SafetensorsWriter: " + path +
-                                    ": the tensor name " + detail::quote(t.name) +
+        throw std::invalid_argument("glora::io::SafetensorsWriter: " + path + ": the tensor name " +
+                                    detail::quote(t.name) +
                                     (t.name == "__metadata__" ? " is reserved" : " is used twice"));
       }
       const std::uint64_t bytes = byte_size(path, t);
@@ -81,8 +81,8 @@ class SafetensorsWriter {
   void write(const void* bytes, std::size_t n) {
     const std::uint64_t total = ends_.empty() ? 0 : ends_.back();
     if (n > total - position()) {
-      throw std::logic_error("glora::io::SafetensorsWriter: " + path() + ": " +
-                             std::to_string(n) + " bytes would run past the declared tensors");
+      throw std::logic_error("glora::io::SafetensorsWriter: " + path() + ": " + std::to_string(n) +
+                             " bytes would run past the declared tensors");
     }
     file_->write(bytes, n);
     if (n > 0) {
@@ -99,8 +99,7 @@ class SafetensorsWriter {
   template <typename Derived>
   void write_matrix(const Eigen::DenseBase<Derived>& m) {
     const std::size_t k = next_;
-    if (k == tensors_.size() || position() != begins_[k] ||
-        !is_floating(tensors_[k].dtype) ||
+    if (k == tensors_.size() || position() != begins_[k] || !is_floating(tensors_[k].dtype) ||
         TensorInfo{"", tensors_[k].dtype, tensors_[k].shape, 0, 0}.elements() !=
             static_cast<std::uint64_t>(m.size())) {
       throw std::logic_error("glora::io::SafetensorsWriter::write_matrix: " + path() +
@@ -112,7 +111,8 @@ class SafetensorsWriter {
     const DType dtype = tensors_[k].dtype;
     // Rows go out in blocks through a small row-major buffer: bounded memory
     // whatever the storage order of m.
-    const Eigen::Index block = std::max<Eigen::Index>(1, (1 << 16) / std::max<Eigen::Index>(1, m.cols()));
+    const Eigen::Index block =
+        std::max<Eigen::Index>(1, (1 << 16) / std::max<Eigen::Index>(1, m.cols()));
     Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows;
     std::vector<unsigned char> out;
     for (Eigen::Index r = 0; r < m.rows(); r += block) {

@@ -2,11 +2,13 @@
 // file cut at every section boundary. Each must be refused with its exact message, without a
 // crash or a read out of bounds (the sanitizer build runs these too).
 #include "files/bytes.hpp"
+#include "files/temp_dir.hpp"
 
 #include <glora/io.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -352,4 +354,49 @@ TEST_CASE("files: a file that cannot be opened names the path and the reason") {
   CHECK_THROWS_WITH(glora::io::SafetensorsFile("/nonexistent/a.safetensors"),
                     "/nonexistent/a.safetensors: cannot open the file: No such file or directory");
   CHECK_THROWS_WITH(glora::io::SafetensorsFile("/tmp"), "/tmp: is a directory, not a file");
+}
+
+TEST_CASE("files: a broken PEFT adapter folder names the file and what is wrong") {
+  glora_test::files::TempDir dir("peft_broken");
+  const std::string folder = dir.path().string();
+  const auto config_with = [&](const std::string& json) {
+    std::ofstream(folder + "/adapter_config.json") << json;
+  };
+  const std::string config_path = folder + "/adapter_config.json";
+  // q: 2 x 3 with A = B = vector, C, D and E none.
+  glora_test::files::write_file(
+      folder + "/adapter_model.safetensors",
+      safetensors(
+          R"({"base_model.model.q.glora_A.A":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},)"
+          R"("base_model.model.q.glora_B.B":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+          f32({1, 2, 3, 4})));
+  const std::string good =
+      R"({"peft_type":"GLORA","r":4,"config_A_B":"vector","config_C":"none","config_D_E":"none"})";
+  config_with(good);
+  CHECK_THROWS_WITH(glora::io::PeftAdapter(folder),
+                    folder +
+                        "/adapter_model.safetensors: tensor "
+                        "\"base_model.model.q.glora_B.B\" is [2], expected [2, at least 1] "
+                        "(layer \"q\", B = vector)");
+  config_with(
+      R"({"peft_type":"LORA","r":4,"config_A_B":"vector","config_C":"none","config_D_E":"none"})");
+  CHECK_THROWS_WITH(glora::io::PeftAdapter(folder),
+                    config_path + ": \"peft_type\" is \"LORA\", expected \"GLORA\"");
+  config_with(
+      R"({"peft_type":"GLORA","r":0,"config_A_B":"vector","config_C":"none","config_D_E":"none"})");
+  CHECK_THROWS_WITH(glora::io::PeftAdapter(folder),
+                    config_path + ": \"r\" is 0, expected a positive integer");
+  config_with(
+      R"({"peft_type":"GLORA","r":4,"config_A_B":"vector","config_C":"constant","config_D_E":"none"})");
+  CHECK_THROWS_WITH(glora::io::PeftAdapter(folder),
+                    config_path +
+                        ": \"config_C\" is \"constant\" (it takes \"lora\", \"vector\", "
+                        "\"none\")");
+  config_with(R"({"peft_type":"GLORA","r":4,"config_A_B":"vector","config_C":"none"})");
+  CHECK_THROWS_WITH(glora::io::PeftAdapter(folder), config_path + ": has no \"config_D_E\"");
+  config_with("[]");
+  CHECK_THROWS_WITH(glora::io::PeftAdapter(folder), config_path + ": is array, not a JSON object");
+  std::filesystem::remove(config_path);
+  CHECK_THROWS_WITH(glora::io::PeftAdapter(folder),
+                    config_path + ": cannot open the file: No such file or directory");
 }

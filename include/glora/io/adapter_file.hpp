@@ -78,21 +78,14 @@ class AdapterFile {
   /// nor the tensors fix them (e.g. every slot none or constant).
   const std::vector<LayerTensors>& layers() const { return layers_; }
 
-  const LayerTensors* find(const std::string& layer) const {
-    for (const LayerTensors& l : layers_) {
-      if (l.name == layer) return &l;
-    }
-    return nullptr;
-  }
+  const LayerTensors* find(const std::string& layer) const { return find_layer(layers_, layer); }
 
   /// The layer's adapter with the file's configuration and its tensors as
   /// stored. Throws file_error for a layer not in the file, or a value that
   /// is not finite (unless options allow it).
   template <typename T>
   DynamicAdapter<T> read(const std::string& layer, const ReadOptions& options = {}) const {
-    const LayerTensors* l = find(layer);
-    if (l == nullptr) detail::fail(path(), "layer " + detail::quote(layer) + " is not in the file");
-    return read_layer<T>(file_, *l, options);
+    return read_named<T>(file_, layers_, layer, "layer", options);
   }
 
  private:

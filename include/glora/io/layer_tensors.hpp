@@ -195,4 +195,27 @@ DynamicAdapter<T> read_layer(const SafetensorsFile& file, const LayerTensors& la
   return a;
 }
 
+/// The layer called `name` among `layers`, or null.
+inline const LayerTensors* find_layer(const std::vector<LayerTensors>& layers,
+                                      const std::string& name) {
+  for (const LayerTensors& l : layers) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+/// read_layer of the layer called `name`; throws file_error when there is
+/// none (`what` names it in the message: "layer", "module").
+template <typename T>
+DynamicAdapter<T> read_named(const SafetensorsFile& file, const std::vector<LayerTensors>& layers,
+                             const std::string& name, const char* what,
+                             const ReadOptions& options) {
+  const LayerTensors* layer = find_layer(layers, name);
+  if (layer == nullptr) {
+    detail::fail(file.path(),
+                 std::string(what) + " " + detail::quote(name) + " is not in the file");
+  }
+  return read_layer<T>(file, *layer, options);
+}
+
 }  // namespace glora::io

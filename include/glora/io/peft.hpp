@@ -53,21 +53,12 @@ class PeftAdapter {
   /// The adapted modules, sorted by module path (without base_model.model.).
   const std::vector<LayerTensors>& modules() const { return modules_; }
 
-  const LayerTensors* find(const std::string& module) const {
-    for (const LayerTensors& m : modules_) {
-      if (m.name == module) return &m;
-    }
-    return nullptr;
-  }
+  const LayerTensors* find(const std::string& module) const { return find_layer(modules_, module); }
 
   /// The module's adapter as a DynamicAdapter (reference names and shapes).
   template <typename T>
   DynamicAdapter<T> read(const std::string& module, const ReadOptions& options = {}) const {
-    const LayerTensors* m = find(module);
-    if (m == nullptr) {
-      detail::fail(file_.path(), "module " + detail::quote(module) + " is not in the adapter");
-    }
-    return read_layer<T>(file_, *m, options);
+    return read_named<T>(file_, modules_, module, "module", options);
   }
 
  private:

@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -446,4 +447,47 @@ TEST_CASE("files: a save that fails leaves the previous file whole and no tempor
   }
   CHECK(glora_test::files::read_file(path) == before);
   CHECK(dir.entries() == std::vector<std::string>{"adapters.safetensors"});
+}
+
+TEST_CASE(
+    "files: F32 tensors of every small shape read transposed exactly; a NaN anywhere is found") {
+  // Shapes around the 4 x 4 blocks and 64 x 64 tiles of the copy, written by hand (row-major).
+  const std::vector<std::pair<int, int>> shapes = {{1, 1}, {2, 3},  {4, 4},  {5, 7},
+                                                   {8, 9}, {3, 70}, {67, 5}, {66, 130}};
+  for (const auto& [rows, cols] : shapes) {
+    for (const bool with_nan : {false, true}) {
+      const int nan_at = (rows * cols * 7) / 11;  // some element, block or edge by shape
+      std::vector<float> values;
+      for (int i = 0; i < rows; ++i) {
+        for (int j = 0; j < cols; ++j) {
+          const bool poisoned = with_nan && i * cols + j == nan_at;
+          values.push_back(poisoned ? std::numeric_limits<float>::quiet_NaN()
+                                    : static_cast<float>(1000 * i + j));
+        }
+      }
+      glora_test::files::Bytes buffer(values.size() * 4);
+      std::memcpy(buffer.data(), values.data(), buffer.size());
+      const std::string header = R"({"t":{"dtype":"F32","shape":[)" + std::to_string(rows) + "," +
+                                 std::to_string(cols) + R"(],"data_offsets":[0,)" +
+                                 std::to_string(buffer.size()) + "]}}";
+      const auto file = glora::io::SafetensorsFile::from_bytes(
+          "shapes.safetensors", glora_test::files::safetensors(header, buffer));
+      INFO(rows << " x " << cols << (with_nan ? " with a NaN" : ""));
+      if (with_nan) {
+        const std::string at =
+            "[" + std::to_string(nan_at / cols) + ", " + std::to_string(nan_at % cols) + "]";
+        CHECK_THROWS_WITH(file.matrix<float>(file.at("t")),
+                          "shapes.safetensors: tensor \"t\" holds nan at " + at +
+                              " (values that are not finite are refused unless "
+                              "allow_non_finite is set)");
+        continue;
+      }
+      const Eigen::MatrixXf m = file.matrix<float>(file.at("t"));
+      int exact = 0;
+      for (int i = 0; i < rows; ++i) {
+        for (int j = 0; j < cols; ++j) exact += m(i, j) == static_cast<float>(1000 * i + j) ? 1 : 0;
+      }
+      CHECK(exact == rows * cols);
+    }
+  }
 }

@@ -93,8 +93,8 @@ class SafetensorsFile {
   template <typename T>
   void read_into(const TensorInfo& t, T* dst, const ReadOptions& options = {}) const {
     const auto [rows, cols] = matrix_shape(t);
-    detail::convert_to_column_major(bytes(t).data, t.dtype, rows, cols, dst);
-    if (!options.allow_non_finite) check_finite(t, dst, rows, cols);
+    const bool finite = detail::convert_to_column_major(bytes(t).data, t.dtype, rows, cols, dst);
+    if (!options.allow_non_finite && !finite) check_finite(t, dst, rows, cols);
   }
 
   /// The tensor as a rows x cols Eigen matrix (see read_into).

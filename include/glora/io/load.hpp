@@ -62,9 +62,12 @@ inline void load_entries(const SafetensorsFile& file, AdapterSet& set, const Fin
                      ", the layer has " + kind_name((*entry.kinds)[s]));
     }
     if ((found->out >= 0 && found->out != entry.out) || (found->in >= 0 && found->in != entry.in)) {
-      fail(path, label + ": the file has " + std::to_string(found->out) + " x " +
-                     std::to_string(found->in) + " (out x in), the layer has " +
-                     std::to_string(entry.out) + " x " + std::to_string(entry.in));
+      const auto known = [](Eigen::Index n) {
+        return n < 0 ? std::string("?") : std::to_string(n);
+      };
+      fail(path, label + ": the file has " + known(found->out) + " x " + known(found->in) +
+                     " (out x in), the layer has " + std::to_string(entry.out) + " x " +
+                     std::to_string(entry.in));
     }
     LayerTensors layer = *found;
     layer.out = entry.out;

@@ -488,3 +488,55 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE("files: SafetensorsWriter streams declared tensors one at a time, in any dtype") {
+  TempDir dir("writer");
+  const std::string path = dir / "model.safetensors";
+  using glora::io::DType;
+  Eigen::MatrixXf w(2, 3);
+  w << 1, 2, 3, 4, 5, 6;
+  {
+    glora::io::SafetensorsWriter writer(path,
+                                        {{"w", DType::BF16, {2, 3}},
+                                         {"empty", DType::F32, {0, 4}},
+                                         {"ids", DType::I64, {2}},
+                                         {"b", DType::F16, {3}}},
+                                        {{"source", "test"}});
+    writer.write_matrix(w);
+    writer.write_matrix(Eigen::MatrixXf(0, 4));
+    const std::int64_t ids[2] = {7, -1};
+    writer.write(ids, sizeof ids);  // raw bytes pass through: what a merge copies unchanged
+    CHECK_THROWS_WITH(writer.write_matrix(Eigen::VectorXd::Ones(4)),
+                      "glora::io::SafetensorsWriter::write_matrix: " + path +
+                          ": the matrix is not the next declared tensor (4 x 1 values)");
+    writer.write_matrix(Eigen::VectorXd::Constant(3, 0.5));
+    CHECK_THROWS_WITH(writer.write(ids, 1), "glora::io::SafetensorsWriter: " + path +
+                                                ": 1 bytes would run past the declared tensors");
+    writer.commit();
+  }
+  const glora::io::SafetensorsFile file(path);
+  CHECK(file.header().length % 8 == 0);  // padded with spaces
+  // BF16 [2, 3], F32 [0, 4], I64 [2], F16 [3]: 12 + 0 + 16 + 6 bytes after the header.
+  CHECK(glora_test::files::read_file(path).size() == 8 + file.header().length + 34);
+  CHECK(*file.find_metadata("source") == "test");
+  CHECK(file.matrix<float>(file.at("w")) == w);  // small integers are exact in BF16
+  CHECK(file.at("empty").bytes() == 0);
+  std::int64_t second;
+  std::memcpy(&second, file.bytes(file.at("ids")).data + 8, 8);
+  CHECK(second == -1);
+  CHECK(file.matrix<double>(file.at("b")) == Eigen::MatrixXd::Constant(3, 1, 0.5));
+
+  // Without commit() nothing appears; a missing tensor makes commit() refuse.
+  {
+    glora::io::SafetensorsWriter unfinished(dir / "unfinished.safetensors",
+                                            {{"x", DType::F32, {2}}});
+    CHECK_THROWS_WITH(unfinished.commit(),
+                      "glora::io::SafetensorsWriter::commit: " + (dir / "unfinished.safetensors") +
+                          ": 8 bytes of the declared tensors were not written");
+  }
+  CHECK_THROWS_WITH(glora::io::SafetensorsWriter(dir / "twice.safetensors",
+                                                 {{"x", DType::F32, {1}}, {"x", DType::F32, {1}}}),
+                    "glora::io::SafetensorsWriter: " + (dir / "twice.safetensors") +
+                        ": the tensor name \"x\" is used twice");
+  CHECK(dir.entries() == std::vector<std::string>{"model.safetensors"});
+}

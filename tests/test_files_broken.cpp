@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -346,6 +347,18 @@ TEST_CASE("files: a value that is not finite is refused, naming the tensor and t
                     prefix +
                         "tensor \"fc.Ad\" holds -inf at [1, 0] (values that are not finite are "
                         "refused unless allow_non_finite is set)");
+  // A finite F64 too large for float.
+  glora_test::files::Bytes f64(16, 0);
+  const double values[2] = {0.5, 1e300};
+  std::memcpy(f64.data(), values, 16);
+  const auto big = glora::io::SafetensorsFile::from_bytes(
+      "broken.safetensors",
+      safetensors(R"({"t":{"dtype":"F64","shape":[1,2],"data_offsets":[0,16]}})", f64));
+  CHECK_THROWS_WITH(big.matrix<float>(big.at("t")),
+                    prefix +
+                        "tensor \"t\" holds 1e+300, which overflows float, at [0, 1] (values "
+                        "that are not finite are refused unless allow_non_finite is set)");
+  CHECK(big.matrix<double>(big.at("t"))(0, 1) == 1e300);
   const auto kept = file_with(std::numeric_limits<float>::infinity()).read<float>("fc", {true});
   CHECK(kept.Ad(1, 0) == std::numeric_limits<float>::infinity());
 }

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -165,8 +166,16 @@ class SafetensorsFile {
                             ? "[" + std::to_string(i) + ", " + std::to_string(j) + "]"
                         : t.shape.size() == 1 ? "[" + std::to_string(i) + "]"
                                               : std::string("[]");
+    double stored = 0;  // a finite F64 that became infinite: too large for float
+    if (t.dtype == DType::F64) {
+      std::memcpy(&stored, bytes(t).data + 8 * (i * cols + j), sizeof stored);
+    }
     std::ostringstream value;
-    value << values[k];
+    if (t.dtype == DType::F64 && std::isfinite(stored)) {
+      value << stored << ", which overflows float,";
+    } else {
+      value << values[k];
+    }
     detail::fail(path_, "tensor " + detail::quote(t.name) + " holds " + value.str() + " at " +
                             where +
                             " (values that are not finite are refused unless "

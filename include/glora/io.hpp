@@ -6,8 +6,11 @@
 #include <glora/io/adapter_file.hpp>
 #include <glora/io/adapter_set.hpp>
 #include <glora/io/atomic_file.hpp>
+#include <glora/io/convert.hpp>
 #include <glora/io/dtype.hpp>
 #include <glora/io/file_error.hpp>
+#include <glora/io/layer_tensors.hpp>
+#include <glora/io/load.hpp>
 #include <glora/io/mapped_file.hpp>
 #include <glora/io/merged_file.hpp>
 #include <glora/io/peft.hpp>

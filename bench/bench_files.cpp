@@ -4,8 +4,10 @@
 //   read          open, read() the whole file into a fresh buffer, close, free
 //   adapter_file  AdapterFile (map, validate) + read<float> of every layer into DynamicAdapters
 //   load_set      load_adapters into an AdapterSet of DynamicAdapters (all checks, then set)
-// The file is written once to the system's temporary folder and sits in the page cache, as a
-// file just written or read is: what is compared is the work after the bytes are in memory.
+// The file is written to the system's temporary folder (and removed at the end) and sits in the
+// page cache, as a file just written or read is: what is compared is the work after the bytes are
+// in memory. Measured on the 2-core machine: adapter_file/read 1.28 to 1.47 (median of 15 turns,
+// ten runs, other builds running), about 70 ms against 54 to 75 ms for the read.
 
 #include <glora/io.hpp>
 
@@ -129,6 +131,7 @@ void load_100mb(benchmark::State& state) {
   std::sort(file_ratio.begin(), file_ratio.end());
   state.counters["adapter_file/read_min"] = file_ratio.front();
   state.counters["adapter_file/read_max"] = file_ratio.back();
+  std::filesystem::remove(path);
 }
 BENCHMARK(load_100mb)->UseManualTime()->Iterations(15)->Unit(benchmark::kMillisecond);
 

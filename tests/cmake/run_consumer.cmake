@@ -10,7 +10,8 @@
 #
 # Other inputs: GLORA_SOURCE_DIR, GLORA_BINARY_DIR, WORK_DIR, README (for MODE=recipe), CONFIG,
 # GENERATOR, CXX_COMPILER, CXX_FLAGS (the compiler and flags of the calling build, so sanitizer
-# builds stay consistent).
+# builds stay consistent), EXPECT_IO (ON when the calling build defines glora::io: the consumer
+# then builds and runs glora_io_consumer too).
 
 foreach(var MODE GLORA_SOURCE_DIR GLORA_BINARY_DIR WORK_DIR GENERATOR CXX_COMPILER)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
@@ -104,6 +105,7 @@ endif()
 
 set(configure_args
   -G "${GENERATOR}"
+  "-DGLORA_EXPECT_IO=${EXPECT_IO}"
   "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
   "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
   ${config_args})
@@ -116,7 +118,7 @@ if(MODE STREQUAL "install" OR MODE STREQUAL "recipe")
     run_readme_recipe("${WORK_DIR}/glora-build" "${prefix}")
   endif()
 
-  # Only headers and the package's CMake files may be installed.
+  # Only headers, the package's CMake files and (in the compiled mode) the library may be installed.
   file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")
   list(LENGTH installed count)
   if(count EQUAL 0)
@@ -128,6 +130,7 @@ if(MODE STREQUAL "install" OR MODE STREQUAL "recipe")
     message(STATUS "installed: ${file}")
     if(file MATCHES "^include/glora/.*\\.hpp$")
       set(has_header ON)
+    elseif(file MATCHES "^lib[^/]*/libglora\\.a$")
     elseif(file MATCHES "^[^/]+(/[^/]+)?/cmake/glora/[^/]+\\.cmake$")
       if(file MATCHES "/gloraConfig\\.cmake$")
         set(has_config ON)
@@ -155,8 +158,17 @@ endif()
 
 run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build" ${build_config_args})
 
-set(app "${WORK_DIR}/build/glora_consumer")
-if(NOT EXISTS "${app}" AND NOT "${CONFIG}" STREQUAL "")
-  set(app "${WORK_DIR}/build/${CONFIG}/glora_consumer")
+set(apps glora_consumer)
+if(EXPECT_IO)
+  list(APPEND apps glora_io_consumer)
 endif()
-run("${app}")
+foreach(name IN LISTS apps)
+  set(app "${WORK_DIR}/build/${name}")
+  if(NOT EXISTS "${app}" AND NOT "${CONFIG}" STREQUAL "")
+    set(app "${WORK_DIR}/build/${CONFIG}/${name}")
+  endif()
+  execute_process(COMMAND "${app}" WORKING_DIRECTORY "${WORK_DIR}" RESULT_VARIABLE result)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "${app} failed (${result})")
+  endif()
+endforeach()

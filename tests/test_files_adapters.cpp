@@ -439,7 +439,7 @@ TEST_CASE("files: a save that fails leaves the previous file whole and no tempor
     glora::io::AdapterSet bad;
     bad.add("fc", wrong, 4, 3);
     CHECK_THROWS_WITH(glora::io::save_adapters(path, bad),
-                      "glora::io::save_adapters: adapter tensor Ad (slot A, vector) is 3 x 1, "
+                      "glora::io::save_adapters: layer \"fc\": Ad (slot A, vector) is 3 x 1, "
                       "expected 4 x at least 1");
   }
   CHECK(glora_test::files::read_file(path) == before);

@@ -269,13 +269,14 @@ TEST_CASE("files: every broken rule of the glora adapter format has its own exac
       {"layer not an object", with_config(R"("{\"fc\":\"LoRA_4\"}")"),
        prefix + "__metadata__ \"glora.config\": layer \"fc\" is string, not an object of slots"},
       {"slot missing", with_config(R"("{\"fc\":{\"A\":\"vector\"}}")"),
-       prefix + "__metadata__ \"glora.config\": layer \"fc\": layer config: slot B is missing (a "
+       prefix + "__metadata__ \"glora.config\": layer \"fc\": slot B is missing (a "
                 "config names all of A, B, C, D and E)"},
       {"rank zero",
        with_config(
            R"("{\"fc\":{\"A\":\"LoRA_0\",\"B\":\"none\",\"C\":\"none\",\"D\":\"none\",\"E\":\"none\"}}")"),
        prefix + "__metadata__ \"glora.config\": layer \"fc\": slot A: \"LoRA_0\" is not a LoRA "
-                "rank (expected LoRA_<r> with r a positive integer)"},
+                "rank (expected LoRA_<r> with r a positive integer of at most six digits, no "
+                "leading zero)"},
       {"low rank in D",
        with_config(
            R"("{\"fc\":{\"A\":\"vector\",\"B\":\"none\",\"C\":\"none\",\"D\":\"LoRA_2\",\"E\":\"none\"}}")"),

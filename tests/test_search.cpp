@@ -193,13 +193,13 @@ TEST_CASE("capacity: a DynamicAdapter of that size holds every configuration", "
     glora::DynamicAdapter<double> adapter(space.capacity(), out, in);
     for (const LayerConfig& config : space.enumerate()) {
       adapter.config = config;
-      CHECK_NOTHROW(adapter.check("test", out, in));
+      CHECK_NOTHROW(adapter.check("test", "", out, in));
     }
   }
   // The check can fail: rank 8 does not fit in a rank-4 capacity.
   glora::DynamicAdapter<double> small(SearchSpace::reference(4).capacity(), out, in);
   small.config.B = Choice::low_rank(8);
-  CHECK_THROWS_AS(small.check("test", out, in), glora::shape_error);
+  CHECK_THROWS_AS(small.check("test", "", out, in), glora::shape_error);
 }
 
 TEST_CASE("the fewest and most parameters of a space, against every configuration", "[space]") {

@@ -87,8 +87,8 @@ struct Adapter {
   }
 
   /// Throws shape_error unless every tensor has its shape for an out x in
-  /// layer; the message names the call `where` and the adapter as `owner`
-  /// (e.g. "grads").
+  /// layer; the message names the call `where` and the tensor behind the
+  /// prefix `owner` (e.g. "grads.").
   void check(const detail::Call& where, const char* owner, Eigen::Index out,
              Eigen::Index in) const {
     A.check(where, owner, out, in);

@@ -85,8 +85,8 @@ struct DynamicAdapter {
 
   /// Throws config_error unless `config` is valid, and shape_error unless
   /// every tensor it uses is shaped for an out x in layer and large enough
-  /// for its choice. The message names the call `where` and this adapter as
-  /// `owner` (e.g. "grads").
+  /// for its choice. The message names the call `where` and the tensor with
+  /// the prefix `owner` (e.g. "grads.", or "" when `where` says whose it is).
   void check(const detail::Call& where, const char* owner, Eigen::Index out,
              Eigen::Index in) const {
     check(where, owner, config, out, in);
@@ -124,8 +124,9 @@ struct DynamicAdapter {
 
 namespace detail {
 
+/// "<owner><name> (slot A, LoRA_4)": owner is a prefix such as "adapter()." or "grads.", or empty.
 inline std::string tensor_name(const char* owner, const char* name, Slot s, Choice c) {
-  return std::string(owner) + "." + name + " (slot " + slot_letter(s) + ", " + to_string(c) + ")";
+  return std::string(owner) + name + " (slot " + slot_letter(s) + ", " + to_string(c) + ")";
 }
 
 /// Throws shape_error unless `t` is at least rows x cols and, where `exact_rows`
@@ -257,7 +258,7 @@ void assign(Adapter<T, KA, KB, KC, KD, KE>& to, const DynamicAdapter<T>& from, E
     throw config_error(std::string("glora::assign: slot ") + slot_letter(s) + " is " +
                        to_string(from.config[s]) + ", the adapter has " + kind_name(kinds[s]));
   }
-  from.check("glora::assign", "from", out, in);
+  from.check("glora::assign", "from.", out, in);
   detail::copy_used_part(from, to.A);
   detail::copy_used_part(from, to.B);
   detail::copy_used_part(from, to.C);

@@ -38,7 +38,7 @@ class DynamicLayer : public LayerBase<Derived, T, Frozen, DynamicAdapter<T>> {
   /// shape_error, naming the tensor, when the tensors cannot hold it; the
   /// configuration is then unchanged.
   void set_config(const LayerConfig& config) {
-    this->adapter_.check(Call(Derived::type_name, "set_config"), "adapter()", config,
+    this->adapter_.check(Call(Derived::type_name, "set_config"), "adapter().", config,
                          this->out_features(), this->in_features());
     this->adapter_.config = config;
   }
@@ -104,6 +104,14 @@ class DynamicLinearView
       : Base(detail::viewed_frozen<Eigen::ColMajor>(W0, out, in, b0), capacity) {}
   /// Views raw row-major storage (PyTorch's layout; see LinearView).
   DynamicLinearView(RowMajorStorage, T* W0, Eigen::Index out, Eigen::Index in, T* b0,
+                    const LayerConfig& capacity)
+      : Base(detail::viewed_frozen<Eigen::RowMajor>(W0, out, in, b0), capacity) {}
+  /// Views read-only raw storage (e.g. a file mapped into memory): everything
+  /// but merge_in_place.
+  DynamicLinearView(ColumnMajorStorage, const T* W0, Eigen::Index out, Eigen::Index in, const T* b0,
+                    const LayerConfig& capacity)
+      : Base(detail::viewed_frozen<Eigen::ColMajor>(W0, out, in, b0), capacity) {}
+  DynamicLinearView(RowMajorStorage, const T* W0, Eigen::Index out, Eigen::Index in, const T* b0,
                     const LayerConfig& capacity)
       : Base(detail::viewed_frozen<Eigen::RowMajor>(W0, out, in, b0), capacity) {}
 };

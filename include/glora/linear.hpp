@@ -55,6 +55,8 @@ class Linear : public detail::LayerBase<Linear<T, KA, KB, KC, KD, KE>, T, detail
 ///
 /// W0 may be column-major or row-major (PyTorch's [out, in] layout, as read
 /// from a safetensors file), with any stride between its columns or rows.
+/// Viewed through const (a const matrix, a Map of const, a const pointer),
+/// the storage is never written and merge_in_place() is refused.
 /// Lifetime: the viewed storage must outlive the view and must not be resized
 /// or reallocated while the view is in use; the view holds pointers to it.
 template <typename T, typename KA = None, typename KB = None, typename KC = None,
@@ -85,6 +87,13 @@ class LinearView
   /// Views raw row-major storage (PyTorch's layout): W0 holds out x in values,
   /// row after row; b0 (if not null) holds out values.
   LinearView(RowMajorStorage, T* W0, Eigen::Index out, Eigen::Index in, T* b0 = nullptr)
+      : Base(detail::viewed_frozen<Eigen::RowMajor>(W0, out, in, b0), make_adapter) {}
+  /// Views read-only raw storage (e.g. a file mapped into memory): everything
+  /// but merge_in_place.
+  LinearView(ColumnMajorStorage, const T* W0, Eigen::Index out, Eigen::Index in,
+             const T* b0 = nullptr)
+      : Base(detail::viewed_frozen<Eigen::ColMajor>(W0, out, in, b0), make_adapter) {}
+  LinearView(RowMajorStorage, const T* W0, Eigen::Index out, Eigen::Index in, const T* b0 = nullptr)
       : Base(detail::viewed_frozen<Eigen::RowMajor>(W0, out, in, b0), make_adapter) {}
   /// A raw pointer says nothing of its storage order: state it.
   template <typename P>

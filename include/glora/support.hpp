@@ -68,15 +68,15 @@ auto as_matrix(Storage& x) {
   }
 }
 
-/// Throws shape_error unless `t`, member `member` of slot s of `owner`
-/// (reference name `name`), is rows x cols: "<call>: grads.A.down (Ad) is 0 x 0, expected 8 x 4".
+/// Throws shape_error unless `t`, member `member` of slot s behind the prefix
+/// `owner` (reference name `name`), is rows x cols: with owner "grads.",
+/// "<call>: grads.A.down (Ad) is 0 x 0, expected 8 x 4".
 template <typename Derived>
 void check_tensor(const Call& where, const char* owner, Slot s, const char* member,
                   const char* name, const Eigen::EigenBase<Derived>& t, Eigen::Index rows,
                   Eigen::Index cols) {
   if (t.rows() == rows && t.cols() == cols) return;  // forward checks on every call: no string
-  const std::string what =
-      std::string(owner) + "." + slot_letter(s) + "." + member + " (" + name + ")";
+  const std::string what = std::string(owner) + slot_letter(s) + "." + member + " (" + name + ")";
   check_shape(where, what.c_str(), t, rows, cols);
 }
 

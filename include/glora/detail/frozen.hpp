@@ -59,6 +59,7 @@ struct OwnedFrozen {
     return row_major ? row_major_weight.data() : column_major_weight.data();
   }
   Eigen::Index stride() const { return row_major ? cols() : rows(); }
+  bool is_writable() const { return true; }
   T* bias_data() { return has_bias ? b0.data() : nullptr; }
   const T* bias_data() const { return has_bias ? b0.data() : nullptr; }
 };
@@ -73,9 +74,11 @@ struct ViewedFrozen {
   bool row_major = false;
   T* bias = nullptr;                    // null without a bias
   const Kernels<T>* kernels = nullptr;  // for W0's storage order
+  bool writable = true;
 
   Eigen::Index rows() const { return out; }
   Eigen::Index cols() const { return in; }
+  bool is_writable() const { return writable; }
   T* weight_data() const { return weight; }
   Eigen::Index stride() const { return weight_stride; }
   T* bias_data() const { return bias; }
@@ -137,38 +140,53 @@ ViewedFrozen<T> viewed_frozen(WD&& W0) {
   static_assert(!(std::is_rvalue_reference_v<WD&&> && plain_t<WD>::IsPlainObjectBase),
                 "glora: a layer view cannot view a temporary matrix (it is gone after the "
                 "call); view the model's own matrix, or use glora::Linear to own the weights");
-  static_assert(S::direct && S::lvalue,
-                "glora: a layer view's W0 must be the model's writable storage (a matrix, Map, "
-                "Ref or block of one): merge_in_place() writes the merged weights there");
+  static_assert(S::direct,
+                "glora: a layer view's W0 must be the model's storage (a matrix, Map, Ref or "
+                "block of one), not an expression");
   static_assert(S::unit_inner_stride,
                 "glora: a layer view's W0 must have contiguous rows or columns (inner stride 1)");
   constexpr int layout = storage_order_v<plain_t<WD>>;
-  return {W0.derived().data(),
-          W0.rows(),
-          W0.cols(),
-          W0.outerStride(),
-          layout == Eigen::RowMajor,
-          nullptr,
-          &kernels_for<T, layout>};
+  ViewedFrozen<T> frozen;
+  // Viewed through const, the storage is never written: merge_in_place checks `writable`.
+  frozen.weight = const_cast<T*>(W0.derived().data());
+  frozen.out = W0.rows();
+  frozen.in = W0.cols();
+  frozen.weight_stride = W0.outerStride();
+  frozen.row_major = layout == Eigen::RowMajor;
+  frozen.kernels = &kernels_for<T, layout>;
+  frozen.writable = S::lvalue;
+  return frozen;
 }
 
 template <typename T, typename WD, typename BD>
 ViewedFrozen<T> viewed_frozen(const char* type_name, WD&& W0, BD&& b0) {
   using S = storage_traits<BD>;
-  static_assert(S::matrix && std::is_same_v<typename S::scalar, T> && S::direct && S::lvalue &&
-                    S::unit_inner_stride,
-                "glora: a layer view's b0 must be the model's writable, contiguous vector of "
-                "the layer's scalar type");
+  static_assert(
+      S::matrix && std::is_same_v<typename S::scalar, T> && S::direct && S::unit_inner_stride,
+      "glora: a layer view's b0 must be the model's contiguous vector of the layer's "
+      "scalar type");
   ViewedFrozen<T> frozen = viewed_frozen<T>(std::forward<WD>(W0));
   check_bias(type_name, b0.size(), frozen.out);
-  frozen.bias = b0.derived().data();
+  frozen.bias = const_cast<T*>(b0.derived().data());
+  frozen.writable = frozen.writable && S::lvalue;
   return frozen;
 }
 
-template <int Layout, typename T>
-ViewedFrozen<T> viewed_frozen(T* W0, Eigen::Index out, Eigen::Index in, T* b0) {
+/// A view of raw storage, read-only when given through const pointers.
+template <int Layout, typename P>
+auto viewed_frozen(P* W0, Eigen::Index out, Eigen::Index in, P* b0) {
+  using T = std::remove_const_t<P>;
   constexpr bool row_major = Layout == Eigen::RowMajor;
-  return {W0, out, in, row_major ? in : out, row_major, b0, &kernels_for<T, Layout>};
+  ViewedFrozen<T> frozen;
+  frozen.weight = const_cast<T*>(W0);
+  frozen.out = out;
+  frozen.in = in;
+  frozen.weight_stride = row_major ? in : out;
+  frozen.row_major = row_major;
+  frozen.bias = const_cast<T*>(b0);
+  frozen.kernels = &kernels_for<T, Layout>;
+  frozen.writable = !std::is_const_v<P>;
+  return frozen;
 }
 
 template <typename A>

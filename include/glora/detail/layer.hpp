@@ -47,12 +47,12 @@ AdapterView<T> gradient_view(DynamicAdapter<T>& grads, const DynamicAdapter<T>& 
 template <typename T, typename KA, typename KB, typename KC, typename KD, typename KE>
 void check_gradients(const Call& where, const Adapter<T, KA, KB, KC, KD, KE>& grads,
                      const Adapter<T, KA, KB, KC, KD, KE>&, Eigen::Index out, Eigen::Index in) {
-  grads.check(where, "grads", out, in);
+  grads.check(where, "grads.", out, in);
 }
 template <typename T>
 void check_gradients(const Call& where, const DynamicAdapter<T>& grads,
                      const DynamicAdapter<T>& params, Eigen::Index out, Eigen::Index in) {
-  grads.check(where, "grads", params.config, out, in);
+  grads.check(where, "grads.", params.config, out, in);
 }
 
 /// The first slot whose value adds to the bias (C through W0 c, or E), or
@@ -213,11 +213,17 @@ class LayerBase {
 
   /// Folds the adapter into W0 and b0 themselves (for a view: into the
   /// model's own weights), then resets the adapter to identity, so forward
-  /// keeps giving the same outputs. A layer without a bias has nowhere to put
-  /// what slots C and E add: while either is nonzero this throws
-  /// std::logic_error naming the slot, and changes nothing.
+  /// keeps giving the same outputs. Throws std::logic_error, changing
+  /// nothing, for a view of const storage, and for a layer without a bias
+  /// while slot C or E is nonzero (there is nowhere to put what they add; the
+  /// message names the slot).
   void merge_in_place() {
     const Call where(Derived::type_name, "merge_in_place");
+    if (!frozen_.is_writable()) {
+      throw std::logic_error(where.str() +
+                             ": the layer views read-only (const) storage; use merge() or "
+                             "merge_into()");
+    }
     check_adapter(where);
     const AdapterView<const T> view = adapter_view(std::as_const(adapter_));
     Slot slot = Slot::A;
@@ -242,7 +248,7 @@ class LayerBase {
       : frozen_(std::move(frozen)), adapter_(make_params(frozen_.rows(), frozen_.cols())) {}
 
   void check_adapter(const Call& where) const {
-    adapter_.check(where, "adapter()", out_features(), in_features());
+    adapter_.check(where, "adapter().", out_features(), in_features());
   }
 
   Frozen frozen_;

@@ -104,6 +104,39 @@ class AdapterFile {
     return json;
   }
 
+  /// One layer's {"A": "LoRA_4", ...}: each slot once, spelled as the reference does.
+  LayerConfig read_layer_config(const std::string& where, const nlohmann::json& slots) const {
+    LayerConfig config;
+    bool seen[5] = {false, false, false, false, false};
+    for (const auto& slot : slots.items()) {
+      const std::string& key = slot.key();
+      if (key.size() != 1 || key[0] < 'A' || key[0] > 'E') {
+        detail::fail(path(), where + ": unknown slot " + detail::quote(key) +
+                                 " (the slots are A, B, C, D and E)");
+      }
+      const Slot s = all_slots[static_cast<std::size_t>(key[0] - 'A')];
+      if (!slot.value().is_string()) {
+        detail::fail(path(), where + ": slot " + key + " is " +
+                                 std::string(slot.value().type_name()) + ", not a string");
+      }
+      try {
+        config[s] = parse_choice(s, slot.value().get<std::string>());
+      } catch (const config_error& e) {
+        const std::string what = e.what();
+        detail::fail(path(),
+                     where + ": " + (what.rfind("glora: ", 0) == 0 ? what.substr(7) : what));
+      }
+      seen[static_cast<std::size_t>(key[0] - 'A')] = true;
+    }
+    for (const Slot s : all_slots) {
+      if (!seen[static_cast<int>(s)]) {
+        detail::fail(path(), where + ": slot " + slot_letter(s) +
+                                 " is missing (a config names all of A, B, C, D and E)");
+      }
+    }
+    return config;
+  }
+
   void read_config() {
     const nlohmann::json config = metadata_json(config_key, true);
     for (const auto& item : config.items()) {
@@ -114,13 +147,7 @@ class AdapterFile {
       }
       LayerTensors layer;
       layer.name = item.key();
-      try {
-        layer.config = parse_layer_config(item.value().dump());
-      } catch (const config_error& e) {
-        const std::string what = e.what();
-        detail::fail(path(),
-                     where + ": " + (what.rfind("glora: ", 0) == 0 ? what.substr(7) : what));
-      }
+      layer.config = read_layer_config(where, item.value());
       layers_.push_back(std::move(layer));
     }
   }
@@ -191,7 +218,8 @@ inline void save_adapters(const std::string& path, const AdapterSet& layers,
     std::visit(
         [&](const auto& a) {
           using T = typename std::decay_t<decltype(a)>::scalar_type;
-          a.check("glora::io::save_adapters", entry.out, entry.in);
+          const std::string where = "glora::io::save_adapters: layer \"" + entry.name + "\"";
+          a.check(where.c_str(), "", entry.out, entry.in);
           nlohmann::json slots = nlohmann::json::object();
           for (const Slot s : all_slots) slots[slot_letter(s)] = to_string(a.config[s]);
           config[entry.name] = slots;

@@ -78,7 +78,7 @@ inline void load_entries(const SafetensorsFile& file, AdapterSet& set, const Fin
         [&](const auto& access) {
           using T = typename std::decay_t<decltype(access.get())>::scalar_type;
           auto loaded = std::make_shared<DynamicAdapter<T>>(read_layer<T>(file, layer, read));
-          loaded->check("glora::io::load", entry.out, entry.in);
+          loaded->check("glora::io::load", "", entry.out, entry.in);
           commits.push_back([&access, loaded] { access.set(std::move(*loaded)); });
         },
         entry.access);

@@ -40,11 +40,11 @@ inline void check_layers(const char* where, const std::vector<SearchLayer>& laye
 }
 
 /// Throws search_error unless there is one configuration per layer.
-inline void check_candidate_size(const char* where, const std::vector<SearchLayer>& layers,
+inline void check_candidate_size(const char* where, std::size_t layers,
                                  const std::vector<LayerConfig>& configs) {
-  if (configs.size() != layers.size()) {
+  if (configs.size() != layers) {
     throw search_error(std::string(where) + ": " + std::to_string(configs.size()) +
-                       " configurations for " + std::to_string(layers.size()) +
+                       " configurations for " + std::to_string(layers) +
                        " layers (one per layer expected)");
   }
 }
@@ -56,7 +56,7 @@ inline void check_candidate_size(const char* where, const std::vector<SearchLaye
 /// search_error unless configs has one configuration per layer.
 inline Eigen::Index parameter_count(const std::vector<SearchLayer>& layers,
                                     const std::vector<LayerConfig>& configs) {
-  detail::check_candidate_size("glora::parameter_count", layers, configs);
+  detail::check_candidate_size("glora::parameter_count", layers.size(), configs);
   Eigen::Index total = 0;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     total += parameter_count(configs[i], layers[i].out, layers[i].in);

@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -67,28 +68,77 @@ inline Dataset shifted(const Dataset& source) {
   return target;
 }
 
-/// A few-shot training set: `shots` images of every class, drawn at random
-/// without replacement.
-inline Dataset few_shot(const Dataset& source, int shots, Rng& rng) {
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(source.size()));
+/// The images `indices` of a dataset, in that order.
+inline Dataset subset_of(const Dataset& source, const std::vector<Eigen::Index>& indices) {
+  Dataset subset{PixelMatrix(kPixels, static_cast<Eigen::Index>(indices.size())), {}};
+  for (Eigen::Index i : indices) {
+    subset.pixels.col(static_cast<Eigen::Index>(subset.labels.size())) = source.pixels.col(i);
+    subset.labels.push_back(source.labels[static_cast<std::size_t>(i)]);
+  }
+  return subset;
+}
+
+/// The indices of a dataset's images in a random order.
+inline std::vector<Eigen::Index> shuffled_indices(const Dataset& d, Rng& rng) {
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(d.size()));
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Eigen::Index>(i);
   rng.shuffle(order);
+  return order;
+}
 
-  std::vector<int> taken(kClasses, 0);
-  Dataset subset{PixelMatrix(kPixels, Eigen::Index{shots} * kClasses), {}};
-  for (Eigen::Index i : order) {
-    const int label = source.labels[static_cast<std::size_t>(i)];
-    if (taken[static_cast<std::size_t>(label)] == shots) continue;
-    ++taken[static_cast<std::size_t>(label)];
-    subset.pixels.col(static_cast<Eigen::Index>(subset.labels.size())) = source.pixels.col(i);
-    subset.labels.push_back(label);
-    if (static_cast<Eigen::Index>(subset.labels.size()) == subset.size()) break;
+/// The images of classes [first, first + count), relabelled 0 .. count - 1:
+/// a task of its own, with classes of its own.
+inline Dataset classes(const Dataset& source, int first, int count) {
+  std::vector<Eigen::Index> kept;
+  for (Eigen::Index n = 0; n < source.size(); ++n) {
+    const int label = source.labels[static_cast<std::size_t>(n)];
+    if (label >= first && label < first + count) kept.push_back(n);
   }
-  if (static_cast<Eigen::Index>(subset.labels.size()) != subset.size()) {
+  Dataset subset = subset_of(source, kept);
+  for (int& label : subset.labels) label -= first;
+  return subset;
+}
+
+/// A training set split in two: `per_class` random images of every class for
+/// validation, the rest for training (disjoint; the test set is not touched).
+struct Split {
+  Dataset train;
+  Dataset validation;
+};
+inline Split split_validation(const Dataset& source, int classes, int per_class, Rng& rng) {
+  std::vector<int> taken(static_cast<std::size_t>(classes), 0);
+  std::vector<Eigen::Index> train, validation;
+  for (Eigen::Index i : shuffled_indices(source, rng)) {
+    int& count = taken[static_cast<std::size_t>(source.labels[static_cast<std::size_t>(i)])];
+    if (count < per_class) {
+      ++count;
+      validation.push_back(i);
+    } else {
+      train.push_back(i);
+    }
+  }
+  std::sort(train.begin(), train.end());  // the training images keep the order of the file
+  return {subset_of(source, train), subset_of(source, validation)};
+}
+
+/// A few-shot training set: `shots` images of every one of `classes`
+/// classes, drawn at random without replacement.
+inline Dataset few_shot(const Dataset& source, int classes, int shots, Rng& rng) {
+  std::vector<int> taken(static_cast<std::size_t>(classes), 0);
+  std::vector<Eigen::Index> chosen;
+  const auto wanted = static_cast<std::size_t>(shots) * static_cast<std::size_t>(classes);
+  for (Eigen::Index i : shuffled_indices(source, rng)) {
+    int& count = taken[static_cast<std::size_t>(source.labels[static_cast<std::size_t>(i)])];
+    if (count == shots) continue;
+    ++count;
+    chosen.push_back(i);
+    if (chosen.size() == wanted) break;
+  }
+  if (chosen.size() != wanted) {
     throw std::runtime_error("few_shot: the dataset has fewer than " + std::to_string(shots) +
                              " images of some class");
   }
-  return subset;
+  return subset_of(source, chosen);
 }
 
 /// The images `indices[begin, end)` as network inputs: kPixels x count,

@@ -41,6 +41,17 @@ inline Mlp make_mlp(const std::vector<Eigen::Index>& sizes, Rng& rng) {
   return mlp;
 }
 
+/// A new classifier head for `classes` new classes on `inputs` features:
+/// weights and biases uniform in (-a, a), a = 1 / sqrt(inputs), as PyTorch
+/// initialises the nn.Linear that replaces a pretrained model's head.
+inline Dense fresh_head(Eigen::Index inputs, Eigen::Index classes, Rng& rng) {
+  const float a = 1.0f / std::sqrt(static_cast<float>(inputs));
+  const auto draw = [&] { return a * (2.0f * rng.uniform() - 1.0f); };
+  Matrix weight = Matrix::NullaryExpr(classes, inputs, draw);
+  glora::VectorX<float> bias = glora::VectorX<float>::NullaryExpr(classes, draw);
+  return Dense(std::move(weight), std::move(bias));
+}
+
 inline void relu_in_place(Matrix& Z) { Z = Z.cwiseMax(0.0f); }
 
 /// Turns dL/dY into dL/dZ for Y = relu(Z): the gradient passes where Y > 0.
@@ -76,24 +87,24 @@ inline int count_correct(const Matrix& logits, const std::vector<int>& labels) {
   return correct;
 }
 
+/// A GLoRA layer whose configuration is chosen at run time: a supernet
+/// layer, or a configuration found by the search.
+using DynamicLayer = glora::DynamicLinear<float>;
+
 /// What training updates in a layer: a Dense layer is trained whole, a GLoRA
 /// layer only through its adapter, its frozen W0 and b0 stay as they are.
 inline Dense& trainable_parameters(Dense& layer) { return layer; }
-template <typename... Kinds>
-auto& trainable_parameters(glora::Linear<float, Kinds...>& layer) {
-  return layer.adapter();
-}
 inline const Dense& trainable_parameters(const Dense& layer) { return layer; }
-template <typename... Kinds>
-const auto& trainable_parameters(const glora::Linear<float, Kinds...>& layer) {
+template <typename Layer>
+auto& trainable_parameters(Layer& layer) {
   return layer.adapter();
 }
 
 /// The plain layer to deploy: a Dense layer as it is, a GLoRA layer merged
 /// into one (same cost as the original layer).
 inline Dense plain(const Dense& layer) { return layer; }
-template <typename... Kinds>
-Dense plain(const glora::Linear<float, Kinds...>& layer) {
+template <typename Layer>
+Dense plain(const Layer& layer) {
   return layer.merge();
 }
 
@@ -110,6 +121,8 @@ class TrainableLayer {
         optimizer_(glora::AdamW<float>::Options().lr(1e-3f).weight_decay(weight_decay)) {}
 
   const Layer& layer() const { return layer_; }
+  /// The layer itself, e.g. to set a run-time configured layer's configuration.
+  Layer& layer() { return layer_; }
   Matrix forward(const Eigen::Ref<const Matrix>& X) const { return layer_.forward(X); }
 
   /// Adds this batch's gradients to the accumulator; returns dL/dX.
@@ -189,6 +202,13 @@ struct Network {
     head.step(learning_rate);
     for (auto& layer : hidden) layer.step(learning_rate);
     return {loss.loss, count_correct(out, labels)};
+  }
+
+  /// The trainable hidden layers themselves, bottom to top.
+  std::vector<Hidden*> hidden_layers() {
+    std::vector<Hidden*> layers;
+    for (auto& layer : hidden) layers.push_back(&layer.layer());
+    return layers;
   }
 
   /// The deployable model: every layer plain, GLoRA layers merged.

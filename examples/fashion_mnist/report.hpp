@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <glora/config.hpp>
+
 #include <Eigen/Core>
 
 namespace fmnist {
@@ -18,6 +20,19 @@ struct RunResult {
   Eigen::Index trainable_parameters;
   int shots;  // images per class; 0 for the whole training set
   double accuracy;
+};
+
+/// What one search found, and what its choice reached on the test set.
+struct SearchRecord {
+  std::string budget_name;  // "lora" or "half"
+  Eigen::Index budget = 0;  // at most this many trainable parameters (the head not counted)
+  int shots = 0;            // images per class; 0 for the whole training set
+  int seed = 0;
+  std::vector<glora::LayerConfig> configs;  // one per hidden layer
+  Eigen::Index parameters = 0;              // the choice's trainable parameters
+  double validation_accuracy = 0;           // its fitness
+  double inherited_accuracy = 0;            // with the supernet's weights
+  double retrained_accuracy = 0;            // trained again from a fresh initialisation
 };
 
 /// Mean and sample standard deviation of the runs of one method and setting.
@@ -36,13 +51,17 @@ inline Summary summarize(const std::vector<RunResult>& results, const std::strin
   s.method = method;
   s.shots = shots;
   std::vector<double> values;
+  double trainable = 0;
   for (const RunResult& r : results) {
     if (r.method != method || r.shots != shots) continue;
-    s.trainable_parameters = r.trainable_parameters;
+    trainable += static_cast<double>(r.trainable_parameters);
     values.push_back(r.accuracy);
   }
   s.runs = static_cast<int>(values.size());
   if (values.empty()) return s;
+  // The searched configurations differ between runs: their mean.
+  s.trainable_parameters =
+      static_cast<Eigen::Index>(std::lround(trainable / static_cast<double>(values.size())));
   for (double v : values) s.mean += v;
   s.mean /= static_cast<double>(values.size());
   if (values.size() > 1) {
@@ -57,15 +76,16 @@ inline std::string setting_name(int shots) {
   return shots == 0 ? std::string("all") : std::to_string(shots) + "-shot";
 }
 
-/// Prints one row per method, one column per setting: "mean ± std".
+/// Prints one row per method, one column per setting: "mean ± std". The
+/// trainable parameters are those of the first setting (mean over its runs).
 inline void print_table(const std::vector<RunResult>& results,
                         const std::vector<std::string>& methods, const std::vector<int>& settings) {
-  std::printf("%-8s %10s", "method", "trainable");
+  std::printf("%-21s %10s", "method", "trainable");
   for (int shots : settings) std::printf(" %15s", setting_name(shots).c_str());
   std::printf("\n");
   for (const std::string& method : methods) {
     std::printf(
-        "%-8s %10ld", method.c_str(),
+        "%-21s %10ld", method.c_str(),
         static_cast<long>(summarize(results, method, settings.front()).trainable_parameters));
     for (int shots : settings) {
       const Summary s = summarize(results, method, shots);
@@ -91,6 +111,28 @@ inline bool write_csv(const std::string& path, const std::vector<RunResult>& res
                     shots == 0 ? all_per_class : shots, s.runs, s.mean, s.std);
       out << line;
     }
+  }
+  return static_cast<bool>(out);
+}
+
+/// Writes one line per search: the setting, the seed, the budget, what the
+/// search chose for each layer and what it reached.
+inline bool write_search_csv(const std::string& path, const std::vector<SearchRecord>& searches) {
+  std::ofstream out(path);
+  out << "setting,seed,budget,budget_parameters,parameters,validation_accuracy,"
+         "inherited_accuracy,retrained_accuracy";
+  const std::size_t layers = searches.empty() ? 0 : searches.front().configs.size();
+  for (std::size_t l = 0; l < layers; ++l) out << ",layer_" << l + 1;
+  out << "\n";
+  for (const SearchRecord& s : searches) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%s,%d,%s,%ld,%ld,%.2f,%.2f,%.2f",
+                  setting_name(s.shots).c_str(), s.seed, s.budget_name.c_str(),
+                  static_cast<long>(s.budget), static_cast<long>(s.parameters),
+                  s.validation_accuracy, s.inherited_accuracy, s.retrained_accuracy);
+    out << line;
+    for (const glora::LayerConfig& c : s.configs) out << "," << glora::to_short_string(c);
+    out << "\n";
   }
   return static_cast<bool>(out);
 }

@@ -3,7 +3,7 @@
 
 Usage: report_stream.py RESULTS.json [RESULTS.json ...] [--table OUT.md]
 
-Every repetition of a cell (stream/<out>x<in>/k<K>) carries the paired ratios
+Every repetition of a cell (stream/<out>x<in>[+<pad>]/k<K>) carries the paired ratios
 of its rows as counters (see side_by_side.hpp). A ratio in the table is the
 median over the repetitions of all the files given, with the lowest and highest
 repetition beside it; a time is the fastest repetition's median call.
@@ -22,11 +22,11 @@ RATIOS = [
     ("row_major/read", "row-major kernel / read of W", None),
 ]
 TIMES = ["row_major", "col_major", "eigen_row_major", "read"]
-NAME = re.compile(r"^stream/(\d+)x(\d+)/k(\d+)")
+NAME = re.compile(r"^stream/(\d+)x(\d+)(?:\+(\d+))?/k(\d+)")
 
 
 def load(paths):
-    """Maps (out, in, K) to {counter: [value per repetition]}."""
+    """Maps (out, in, pad, K) to {counter: [value per repetition]}."""
     cells = defaultdict(lambda: defaultdict(list))
     for path in paths:
         with open(path) as f:
@@ -37,7 +37,7 @@ def load(paths):
             match = NAME.match(bench["name"])
             if not match:
                 continue
-            key = tuple(int(g) for g in match.groups())
+            key = tuple(int(g or 0) for g in match.groups())
             for counter in [r for r, _, _ in RATIOS] + TIMES + ["turns"]:
                 if counter in bench:
                     cells[key][counter].append(bench[counter])
@@ -52,16 +52,17 @@ def table(cells):
         "|---|---|---|---|---|" + "---|" * len(RATIOS),
     ]
     worst = {name: (0.0, None) for name, _, limit in RATIOS if limit}
-    for (out, inp, k) in sorted(cells):
-        c = cells[(out, inp, k)]
-        row = [f"{out}x{inp}", str(k), str(int(min(c["turns"]))),
+    for (out, inp, pad, k) in sorted(cells):
+        c = cells[(out, inp, pad, k)]
+        shape = f"{out}x{inp}" + (f", strides +{pad}" if pad else "")
+        row = [shape, str(k), str(int(min(c["turns"]))),
                f"{min(c['row_major']):.0f}", f"{min(c['read']):.0f}"]
         for name, _, limit in RATIOS:
             values = c[name]
             median = statistics.median(values)
             row.append(f"{median:.3f} ({min(values):.2f}-{max(values):.2f})")
             if limit and median > worst[name][0]:
-                worst[name] = (median, f"{out}x{inp} K={k}")
+                worst[name] = (median, f"{shape} K={k}")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("| target | limit | worst median | where | met |")

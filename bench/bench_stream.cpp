@@ -101,6 +101,31 @@ T read_all(const Eigen::MatrixBase<Derived>& W) {
   return (band(0) + band(1) + band(2) + band(3) + band(4) + band(5) + band(6) + band(7)).sum();
 }
 
+/// Z += W S by the kernel for W's layout.
+template <int K>
+void kernel_add(const RowMajorView& W, const Matrix& S, Matrix& Z) {
+  glora::detail::stream_row_major_add_k<K>(W.data(), W.outerStride(), W.rows(), W.cols(), S.data(),
+                                           S.outerStride(), Z.data(), Z.outerStride());
+}
+template <int K>
+void kernel_add(const ColMajorView& W, const Matrix& S, Matrix& Z) {
+  glora::detail::stream_product_add_k<K>(W.data(), W.outerStride(), W.rows(), W.cols(), S.data(),
+                                         S.outerStride(), Z.data(), Z.outerStride());
+}
+
+/// The two rows of one layout, `name` (the kernel) and `eigen_<name>` (Eigen's
+/// product), each on one of the two copies, which they swap every turn.
+template <int K, typename Storage>
+std::vector<bench::Row> layout_rows(const std::string& name, std::array<Storage, 2>& copies,
+                                    const Shape& s, const Matrix& S, Matrix& Z) {
+  using bench::row_call;
+  return {{name, row_call([&, s](std::size_t t) { kernel_add<K>(view(copies[t % 2], s), S, Z); },
+                          Z.data())},
+          {"eigen_" + name,
+           row_call([&, s](std::size_t t) { Z.noalias() += view(copies[1 - t % 2], s) * S; },
+                    Z.data())}};
+}
+
 template <int K>
 void stream_cell(benchmark::State& st, Shape s) {
   ShapeState& state = state_for(s);
@@ -110,45 +135,18 @@ void stream_cell(benchmark::State& st, Shape s) {
   {
     // Both kernels, from zero, on the same matrix: the cell times what it claims to.
     Matrix Zc = Matrix::Zero(s.out, K);
-    const RowMajorView Wr = view(state.row_major[0], s);
-    const ColMajorView Wc = view(state.col_major[0], s);
-    glora::detail::stream_row_major_add_k<K>(Wr.data(), Wr.outerStride(), s.out, s.in, S.data(),
-                                             S.outerStride(), Z.data(), Z.outerStride());
-    glora::detail::stream_product_add_k<K>(Wc.data(), Wc.outerStride(), s.out, s.in, S.data(),
-                                           S.outerStride(), Zc.data(), Zc.outerStride());
+    kernel_add<K>(view(state.row_major[0], s), S, Z);
+    kernel_add<K>(view(state.col_major[0], s), S, Zc);
     if (!Z.isApprox(Zc, T(1e-4))) {
       st.SkipWithError("the row-major and column-major kernels disagree");
       return;
     }
   }
-  using bench::row_call;
-  const std::vector<bench::Row> rows = {
-      {"row_major", row_call(
-                        [&](std::size_t turn) {
-                          const RowMajorView W = view(state.row_major[turn % 2], s);
-                          glora::detail::stream_row_major_add_k<K>(
-                              W.data(), W.outerStride(), W.rows(), W.cols(), S.data(),
-                              S.outerStride(), Z.data(), Z.outerStride());
-                        },
-                        Z.data())},
-      {"eigen_row_major",
-       row_call(
-           [&](std::size_t turn) { Z.noalias() += view(state.row_major[1 - turn % 2], s) * S; },
-           Z.data())},
-      {"col_major", row_call(
-                        [&](std::size_t turn) {
-                          const ColMajorView W = view(state.col_major[turn % 2], s);
-                          glora::detail::stream_product_add_k<K>(
-                              W.data(), W.outerStride(), W.rows(), W.cols(), S.data(),
-                              S.outerStride(), Z.data(), Z.outerStride());
-                        },
-                        Z.data())},
-      {"eigen_col_major",
-       row_call(
-           [&](std::size_t turn) { Z.noalias() += view(state.col_major[1 - turn % 2], s) * S; },
-           Z.data())},
-      {"read", row_call([&] { sum += read_all(view(state.read, s)); }, &sum)},
-  };
+  std::vector<bench::Row> rows = layout_rows<K>("row_major", state.row_major, s, S, Z);
+  for (bench::Row& row : layout_rows<K>("col_major", state.col_major, s, S, Z)) {
+    rows.push_back(std::move(row));
+  }
+  rows.push_back({"read", bench::row_call([&] { sum += read_all(view(state.read, s)); }, &sum)});
   bench::side_by_side(st, rows,
                       {{"row_major", "col_major"},
                        {"row_major", "eigen_row_major"},

@@ -10,27 +10,28 @@
 // packet accumulators that are summed across their lanes into Z once the rows
 // are done. Choices, measured on an AVX-512 host (Intel Xeon, 48 KB 12-way L1,
 // 2 MB L2) against stream.hpp's kernel on a column-major copy of W:
-// - The R rows come from R bands of W (rows i, i + band, ...), not R
-//   neighbours: each band is then one long sequential stream through memory,
-//   R streams far apart, which the hardware prefetchers serve as they serve
-//   the column-major kernel's columns. R neighbouring rows are R short runs a
-//   few kilobytes apart: at 16384 x 768 and K = 8 they ran 1.4-1.6x slower
-//   than the column-major kernel, the bands 0.97-1.07x.
-// - R is as large as the registers allow (the K x R accumulators, and the
-//   smaller of R packets of W and K of S), larger still for S that does not
-//   fit in L1: every packet of S is then loaded from L2 once per block, and
-//   a block of 5 rows shares it among 5 multiply-adds instead of 3. The
-//   accumulators that do not fit in registers spill to L1, which costs less
-//   than the loads from L2 saved (at 4096 x 4096, K = 8: 3 rows 1.10-1.20x
-//   the column-major kernel, 5 rows 0.92-1.0x) but more than it saves where S
-//   is in L1 (at 768 x 768: 5 rows 1.0x, 3 rows 0.67-0.78x).
+// - The R rows come from R bands of W (rows i, i + band, ..., block after
+//   block), not R neighbours: each band is then one long sequential stream
+//   through memory, R streams far apart, as the column-major kernel reads its
+//   columns. R neighbouring rows are short runs a few kilobytes apart, which
+//   the prefetchers serve worse: at 16384 x 768 (short rows, W from memory)
+//   neighbours took 1.2-1.5x the column-major kernel's time, bands 0.92-1.09x.
+// - R is as large as the registers allow (the R x K accumulators and the
+//   smaller of R packets of W and K of S), larger still for an S that does not
+//   fit in L1: every packet of S then comes from L2 once per block, and 5 rows
+//   share it where 3 would leave room in the registers. The accumulators that
+//   do not fit spill to L1, which costs less than the L2 loads it saves (4096 x
+//   4096, K = 8: 3 rows 1.10-1.20x the column-major kernel, 5 rows 0.92-1.04x)
+//   but more than it saves where S is in L1 (768 x 768, K = 8: 5 rows 1.0x, 3
+//   rows 0.67-0.79x).
 // - Whole rows, no column blocks: blocks short enough to keep S's slice in L1
-//   were slower (each block ends in R x K sums across lanes, or the
-//   accumulators parked in memory, and each row is read in short runs).
-// - Strides that are multiples of 4 KB put every row's packet at the same
-//   column into one L1 set, as in the column-major kernel; with 12 ways the
-//   R rows and K columns of S fit, and W padded to 4112 floats a row ran as
-//   fast as at 4096.
+//   (with the accumulators summed, or parked in memory, at each block's end)
+//   ran slower than whole rows, by up to 20%: more work per block end, and
+//   each row read in short runs.
+// - Strides that are multiples of 4 KB put the same column of every row into
+//   one L1 set; the R rows and K columns of S fit in its 12 ways: at 4096 x
+//   4096, K = 8, rows 4096 floats apart took 5.2 ms, 4112 apart 5.1 ms (the
+//   column-major kernel, which has its own rule for such strides, 5.4 and 6.4).
 
 #include <glora/detail/unroll.hpp>
 
@@ -39,9 +40,11 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 
 namespace glora::detail {
+
+/// The widest S stream_row_major_add takes.
+inline constexpr Eigen::Index max_stream_row_major_cols = 8;
 
 /// acc[r][k] += W(r, j..j + P) ⊙ S(j..j + P, k) for r < R, k < K, P the size
 /// of Packet; Packet may be a plain scalar (Eigen's packet functions accept
@@ -112,7 +115,9 @@ void row_major_bands(const T* w, Eigen::Index ldw, Eigen::Index rows, Eigen::Ind
 }
 
 /// Rows per block for S of K columns, by whether S stays in L1 (see the top
-/// of this file). 16 vector registers (SSE, AVX) or 32 (AVX-512).
+/// of this file), for 32 vector registers (AVX-512) or 16 (SSE, AVX; measured
+/// with AVX2 on the same host, and there 3 rows beat 1 or 2 by 10-45% at 4096
+/// x 4096 from K = 5 up, spilled accumulators and all).
 template <int K>
 constexpr int row_major_rows_per_block(bool s_in_l1) {
   if constexpr (EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32) {
@@ -122,12 +127,9 @@ constexpr int row_major_rows_per_block(bool s_in_l1) {
   }
 }
 
-/// Whether S (cols x K) fits in L1 with room to spare for the rows of W
-/// passing through.
-template <typename T>
-bool row_major_s_in_l1(Eigen::Index cols, int K) {
-  return cols * K * Eigen::Index(sizeof(T)) <= 32 * 1024;
-}
+/// Whether S, of this many bytes, fits in L1 with room to spare for the rows
+/// of W passing through.
+inline bool row_major_s_in_l1(Eigen::Index bytes) { return bytes <= 32 * 1024; }
 
 /// Z += W · S with S of exactly K columns. W is rows x cols, row-major (row i
 /// at w + i ldw); S is cols x K and Z rows x K, both column-major (column k at
@@ -138,7 +140,7 @@ void stream_row_major_add_k(const T* w, Eigen::Index ldw, Eigen::Index rows, Eig
   constexpr int in_l1 = row_major_rows_per_block<K>(true);
   constexpr int from_l2 = row_major_rows_per_block<K>(false);
   if constexpr (in_l1 != from_l2) {
-    if (row_major_s_in_l1<T>(cols, K)) {
+    if (row_major_s_in_l1(cols * K * Eigen::Index(sizeof(T)))) {
       return row_major_bands<in_l1, K>(w, ldw, rows, cols, s, lds, z, ldz);
     }
   }
@@ -154,7 +156,9 @@ inline void check_stream_row_major(Eigen::Index ldw, Eigen::Index rows, Eigen::I
   };
   const auto str = [](Eigen::Index v) { return std::to_string(v); };
   if (rows < 0 || cols < 0) fail("W is " + str(rows) + " x " + str(cols) + ", a negative size");
-  if (K < 0 || K > 8) fail("S has " + str(K) + " columns, expected 0 to 8");
+  if (K < 0 || K > max_stream_row_major_cols) {
+    fail("S has " + str(K) + " columns, expected 0 to " + str(max_stream_row_major_cols));
+  }
   if (ldw < cols)
     fail("W's row stride is " + str(ldw) + ", less than its " + str(cols) + " columns");
   if (lds < cols)
@@ -163,26 +167,17 @@ inline void check_stream_row_major(Eigen::Index ldw, Eigen::Index rows, Eigen::I
     fail("Z's column stride is " + str(ldz) + ", less than its " + str(rows) + " rows");
 }
 
-/// Z += W · S for S of K <= 8 columns, the layout of stream_row_major_add_k.
-/// Checks its arguments (check_stream_row_major) before it reads or writes.
+/// Z += W · S for S of K <= max_stream_row_major_cols columns, the layout of
+/// stream_row_major_add_k. Checks its arguments (check_stream_row_major)
+/// before it reads or writes.
 template <typename T>
 void stream_row_major_add(const T* w, Eigen::Index ldw, Eigen::Index rows, Eigen::Index cols,
                           const T* s, Eigen::Index lds, Eigen::Index K, T* z, Eigen::Index ldz) {
   check_stream_row_major(ldw, rows, cols, lds, K, ldz);
-  const auto run = [&](auto k) {
-    stream_row_major_add_k<decltype(k)::value>(w, ldw, rows, cols, s, lds, z, ldz);
-  };
-  switch (K) {
-    case 1: return run(std::integral_constant<int, 1>());
-    case 2: return run(std::integral_constant<int, 2>());
-    case 3: return run(std::integral_constant<int, 3>());
-    case 4: return run(std::integral_constant<int, 4>());
-    case 5: return run(std::integral_constant<int, 5>());
-    case 6: return run(std::integral_constant<int, 6>());
-    case 7: return run(std::integral_constant<int, 7>());
-    case 8: return run(std::integral_constant<int, 8>());
-    default: return;  // K == 0: nothing to add
-  }
+  unroll<int(max_stream_row_major_cols)>([&](auto k) {
+    constexpr int width = decltype(k)::value + 1;
+    if (K == width) stream_row_major_add_k<width>(w, ldw, rows, cols, s, lds, z, ldz);
+  });
 }
 
 }  // namespace glora::detail

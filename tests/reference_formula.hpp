@@ -1,5 +1,5 @@
 // The GLoRA layer written out plainly, element by element, as the contract
-// states it (spec/glora.md):
+// states it (docs/contract.md, "The layer"):
 //
 //     W = W0 + W0 (.) A + B
 //     b = b0 + b0 (.) D + E + W0 c        (no bias: b = E + W0 c)

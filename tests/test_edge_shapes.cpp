@@ -1,7 +1,7 @@
 // Degenerate and awkward shapes: a single weight, a single output, a single
 // input, a rank larger than the layer, a single sample, an empty batch, and
 // a layer of several hundred rows. Every path (forward, merge, merge_into)
-// must still follow the plain formula of spec/glora.md.
+// must still follow the plain formula (docs/contract.md, "The layer").
 #include "layer_checks.hpp"
 
 #include <glora/glora.hpp>

@@ -1,5 +1,5 @@
-// Construction and the reference initialisation (spec/glora.md,
-// "Initialisation (reference)"):
+// Construction and the reference initialisation (docs/contract.md,
+// "Initialisation"):
 //  - a freshly constructed adapter holds the spec's shapes, zero-filled;
 //  - initialize(seed): downs, vectors and scalars zero; ups (Au, Bu, Cu)
 //    Xavier-uniform in (-a, a), a = sqrt(6 / (fan_in + fan_out)), fan_in = k

@@ -1,4 +1,4 @@
-// Merging into the model's own storage (spec/glora.md, "Merging"):
+// Merging into the model's own storage (docs/contract.md, "Merging"):
 // a glora::LinearView adapts a W0 / b0 that the caller owns, without copying
 // it; merge_in_place() and merge_into(W0 storage, b0 storage) overwrite that
 // storage with W = W0 + W0 (.) A + B and b = b0 + b0 (.) D + E + W0 c, where
@@ -184,8 +184,8 @@ TEMPLATE_TEST_CASE("in-place merges take W0 c from the original W0", "[merge_in_
     //   b = b0 + W0 c = [3.5; 6.5]   (W c would give [7.5; 13.5])
     std::vector<T> weights = {1, 3, 2, 4};
     std::vector<T> biases = {0.5, -0.5};
-    glora::LinearView<T, LowRank<1>, LowRank<1>, LowRank<1>> view(weights.data(), 2, 2,
-                                                                  biases.data());
+    glora::LinearView<T, LowRank<1>, LowRank<1>, LowRank<1>> view(
+        glora::column_major, weights.data(), 2, 2, biases.data());
     view.adapter().A.down << 1, 1;
     view.adapter().A.up << 1, 1;
     view.adapter().B.down << 1, 0;
@@ -259,8 +259,8 @@ TEMPLATE_TEST_CASE("the raw-pointer view reads a column-major buffer", "[merge_i
   const auto tol = glora_test::tolerance<T>();
 
   SECTION("with a bias") {
-    glora::LinearView<T, LowRank<2>, Vector, LowRank<1>, Vector, Scalar> view(weights.data(), m, n,
-                                                                              biases.data());
+    glora::LinearView<T, LowRank<2>, Vector, LowRank<1>, Vector, Scalar> view(
+        glora::column_major, weights.data(), m, n, biases.data());
     CHECK(view.weight().data() == weights.data());
     CHECK(view.bias().data() == biases.data());
     CHECK(view.weight() == W0);
@@ -278,7 +278,8 @@ TEMPLATE_TEST_CASE("the raw-pointer view reads a column-major buffer", "[merge_i
   }
 
   SECTION("without a bias") {
-    glora::LinearView<T, LowRank<2>, Vector, LowRank<1>, Vector, Scalar> view(weights.data(), m, n);
+    glora::LinearView<T, LowRank<2>, Vector, LowRank<1>, Vector, Scalar> view(glora::column_major,
+                                                                              weights.data(), m, n);
     CHECK(view.weight().data() == weights.data());
     CHECK_FALSE(view.has_bias());
     CHECK(view.bias().size() == 0);

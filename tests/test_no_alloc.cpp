@@ -2,7 +2,8 @@
 // of every slot, with and without a frozen bias, at layer sizes where Eigen's
 // own GEMM would take its packing buffers from the heap; and merge_into
 // allocates nothing through operator new (its one tile of scratch per thread
-// comes from Eigen's allocator, which merge is allowed to use).
+// comes from Eigen's allocator, which merge is allowed to use); nor do the
+// losses into caller storage or an optimiser step after the first.
 //
 // Two nets: Eigen's EIGEN_RUNTIME_NO_MALLOC check (asserts on any Eigen heap
 // allocation while disallowed) and a replaced global operator new that counts
@@ -13,8 +14,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 namespace {
 
@@ -128,4 +131,27 @@ TEMPLATE_TEST_CASE("forward allocates nothing in steady state", "[no_alloc]", fl
     check_no_alloc<glora::Linear<T, Vector, Scalar, None, Vector, Vector>>();
   }
   SECTION("frozen layer") { check_no_alloc<glora::Linear<T>>(); }
+}
+
+TEST_CASE("losses and optimiser steps allocate nothing in steady state", "[no_alloc]") {
+  using Matrix = glora::MatrixX<float>;
+  const Matrix Y = Matrix::Random(10, 32);
+  const Matrix target = Matrix::Random(10, 32);
+  Matrix dY(10, 32);
+  std::vector<int> labels(32);
+  for (std::size_t n = 0; n < labels.size(); ++n) labels[n] = static_cast<int>(n % 10);
+  CHECK(allocations_during([&] { glora::mean_squared_error(Y, target, dY); }) == 0);
+  CHECK(allocations_during([&] { glora::softmax_cross_entropy(Y, labels, dY); }) == 0);
+
+  glora::Linear<float, LowRank<4>, Vector, Vector, Scalar, Vector> layer(Matrix::Random(10, 12),
+                                                                         Matrix::Random(10, 1));
+  glora::Dense<float> dense(Matrix::Random(10, 12), Matrix::Random(10, 1));
+  auto grads = glora::zeros_like(layer.adapter());
+  auto dense_grads = glora::zeros_like(dense);
+  glora::AdamW<float> adam;
+  glora::SGD<float> sgd;
+  adam.step(layer.adapter(), grads);  // the first steps make the optimisers' state
+  sgd.step(dense, dense_grads);
+  CHECK(allocations_during([&] { adam.step(layer.adapter(), grads); }) == 0);
+  CHECK(allocations_during([&] { sgd.step(dense, dense_grads); }) == 0);
 }

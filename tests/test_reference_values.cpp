@@ -1,4 +1,5 @@
-// Small layers whose outputs are worked out by hand from spec/glora.md:
+// Small layers whose outputs are worked out by hand from the formula of
+// docs/contract.md, "The layer":
 //
 //     W = W0 + W0 (.) A + B          ((.) is the elementwise product)
 //     b = b0 + b0 (.) D + E + W0 c   (no bias: b = E + W0 c, D has no effect)

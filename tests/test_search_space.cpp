@@ -1,5 +1,5 @@
-// The paper's per-layer search space (spec/glora.md, "The search space of the
-// paper"): A, B in {LoRA_r, vector, constant, none}, C in {LoRA_r, vector,
+// The paper's per-layer search space (docs/contract.md, "The search space"):
+// A, B in {LoRA_r, vector, constant, none}, C in {LoRA_r, vector,
 // none}, D, E in {constant, none, vector}: 432 configurations, every one of
 // which is a valid glora layer.
 //

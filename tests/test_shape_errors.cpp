@@ -1,4 +1,4 @@
-// Shapes that do not fit (spec/api.md, "Errors"): every public entry point
+// Shapes that do not fit (docs/contract.md, "Errors"): every public entry point
 // throws glora::shape_error, which is a std::invalid_argument, whose message
 // names the expected and the actual sizes; nothing is written before the
 // check. The sizes used here (13 x 11 layers, batch 19, ...) are chosen so

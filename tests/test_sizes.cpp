@@ -1,4 +1,5 @@
-// A None slot "contributes nothing, stores nothing" (spec/api.md): an
+// A None slot "contributes nothing, stores nothing" (docs/contract.md,
+// "Kinds per slot"): an
 // all-None adapter is as small as an empty struct, and a None slot adds no
 // bytes next to the slots that do store something.
 #include <glora/glora.hpp>

@@ -13,7 +13,7 @@
 //     predictions do not change and that inference costs what it cost before.
 //
 // Usage: glora_fashion_mnist [--data DIR] [--csv FILE] [--model FILE] [--quick]
-// Plot:  scripts/plot-fashion-mnist fashion_mnist_results.csv docs/fashion_mnist.png
+// Plot:  see examples/fashion_mnist/README.md
 
 #include "dataset.hpp"
 #include "model_file.hpp"

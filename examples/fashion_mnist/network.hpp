@@ -2,12 +2,13 @@
 // The classifier: a multilayer perceptron of glora::Dense layers with ReLU
 // between them, and what it takes to train some of its layers.
 //
-// The activations and the loss belong to the example, not to the library:
-// glora provides the layers (forward, backward, merge) and the optimisers.
+// The activations belong to the example; glora provides the layers (forward,
+// backward, merge), the loss and the optimisers.
 
 #include "random.hpp"
 
 #include <glora/glora.hpp>
+#include <glora/losses.hpp>
 #include <glora/optim.hpp>
 
 #include <Eigen/Core>
@@ -75,31 +76,6 @@ inline int count_correct(const Matrix& logits, const std::vector<int>& labels) {
   return correct;
 }
 
-struct LossAndGradient {
-  float loss;      // mean cross-entropy over the batch
-  Matrix dlogits;  // its gradient with respect to the logits
-};
-
-/// Softmax cross-entropy, averaged over the columns. The max of each column
-/// is subtracted before exp so that large logits cannot overflow.
-inline LossAndGradient softmax_cross_entropy(const Matrix& logits, const std::vector<int>& labels) {
-  const auto batch = static_cast<float>(logits.cols());
-  LossAndGradient out{0.0f, Matrix(logits.rows(), logits.cols())};
-  for (Eigen::Index n = 0; n < logits.cols(); ++n) {
-    const int label = labels[static_cast<std::size_t>(n)];
-    const float top = logits.col(n).maxCoeff();
-    auto p = out.dlogits.col(n);
-    p = (logits.col(n).array() - top).exp().matrix();
-    const float sum = p.sum();
-    out.loss += std::log(sum) - (logits(label, n) - top);
-    p /= sum;       // the softmax ...
-    p(label) -= 1;  // ... minus the one-hot label
-    p /= batch;     // ... for the mean over the batch
-  }
-  out.loss /= batch;
-  return out;
-}
-
 /// What training updates in a layer: a Dense layer is trained whole, a GLoRA
 /// layer only through its adapter, its frozen W0 and b0 stay as they are.
 inline Dense& trainable_parameters(Dense& layer) { return layer; }
@@ -131,8 +107,7 @@ class TrainableLayer {
   TrainableLayer(Layer layer, float weight_decay)
       : layer_(std::move(layer)),
         gradients_(glora::zeros_like(trainable_parameters(layer_))),
-        optimizer_(
-            typename glora::AdamW<float>::Options{1e-3f, 0.9f, 0.999f, 1e-8f, weight_decay}) {}
+        optimizer_(glora::AdamW<float>::Options().lr(1e-3f).weight_decay(weight_decay)) {}
 
   const Layer& layer() const { return layer_; }
   Matrix forward(const Eigen::Ref<const Matrix>& X) const { return layer_.forward(X); }
@@ -142,11 +117,11 @@ class TrainableLayer {
     return layer_.backward(X, dY, gradients_);
   }
 
-  /// One optimiser step with the accumulated gradients, which are then cleared.
+  /// One optimiser step with the accumulated gradients, which it consumes
+  /// (sets to zero) for the next batch.
   void step(float learning_rate) {
     optimizer_.set_learning_rate(learning_rate);
     optimizer_.step(trainable_parameters(layer_), gradients_);
-    gradients_ = glora::zeros_like(trainable_parameters(layer_));
   }
 
   Eigen::Index parameter_count() const {
@@ -202,9 +177,9 @@ struct Network {
       inputs.push_back(std::move(Y));
     }
     const Matrix out = head.forward(inputs.back());
-    LossAndGradient loss = softmax_cross_entropy(out, labels);
+    const glora::LossAndGradient<float> loss = glora::softmax_cross_entropy(out, labels);
 
-    Matrix dY = head.backward(inputs.back(), loss.dlogits);
+    Matrix dY = head.backward(inputs.back(), loss.gradient);
     for (std::size_t l = hidden.size(); l-- > 0;) {
       relu_backward_in_place(dY, inputs[l + 1]);
       // The bottom layer's dX is not needed; backward returns it anyway.

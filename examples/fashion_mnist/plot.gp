@@ -1,7 +1,7 @@
 # Accuracy against training images per class, one line per method, from the CSV
 # file that glora_fashion_mnist writes.
 #
-#   gnuplot -e "csv='fashion_mnist_results.csv'; png='docs/fashion_mnist.png'" \
+#   gnuplot -e "csv='fashion_mnist_results.csv'; png='examples/fashion_mnist/fashion_mnist.png'" \
 #     examples/fashion_mnist/plot.gp
 
 if (!exists("csv")) csv = 'fashion_mnist_results.csv'

@@ -86,13 +86,16 @@ struct Adapter {
     decltype(E)::visit(f, a.E...);
   }
 
-  /// Throws shape_error unless every tensor has its shape for an out x in layer.
-  void check(Eigen::Index out, Eigen::Index in) const {
-    A.check(out, in);
-    B.check(out, in);
-    C.check(out, in);
-    D.check(out, in);
-    E.check(out, in);
+  /// Throws shape_error unless every tensor has its shape for an out x in
+  /// layer; the message names the call `where` and the tensor behind the
+  /// prefix `owner` (e.g. "grads.").
+  void check(const detail::Call& where, const char* owner, Eigen::Index out,
+             Eigen::Index in) const {
+    A.check(where, owner, out, in);
+    B.check(where, owner, out, in);
+    C.check(where, owner, out, in);
+    D.check(where, owner, out, in);
+    E.check(where, owner, out, in);
   }
 
   /// The reference initialisation: downs, vectors and scalars zero; each up
@@ -103,11 +106,7 @@ struct Adapter {
 
   /// Zeroes downs, vectors and scalars (ups are kept), so that the layer
   /// equals its frozen base again.
-  void reset_to_identity() {
-    for_each_tensor([](const char*, Role role, auto t) {
-      if (role != Role::up) t.setZero();
-    });
-  }
+  void reset_to_identity() { detail::reset_to_identity(*this); }
 };
 
 }  // namespace glora

@@ -164,27 +164,31 @@ inline std::string allowed_choices(Slot s) {
   return "?";
 }
 
-}  // namespace detail
-
-/// Throws config_error unless every slot's choice is allowed there.
-inline void validate(const LayerConfig& config) {
-  for (const Slot s : all_slots) {
-    const Choice c = config[s];
-    if (allowed(s, c)) continue;
-    if (c.kind == Kind::low_rank && c.rank <= 0) {
-      throw config_error(std::string("glora: slot ") + slot_letter(s) + ": the rank of " +
-                         to_string(c) + " must be positive");
-    }
-    throw config_error(std::string("glora: slot ") + slot_letter(s) + " cannot be " + to_string(c) +
-                       " (it takes " + detail::allowed_choices(s) + ")");
+/// What is wrong with choice `c` in slot `s`, in words ("" when it is allowed).
+inline std::string choice_problem(Slot s, Choice c) {
+  const std::string slot = std::string("slot ") + slot_letter(s);
+  if (c.kind != Kind::none && c.kind != Kind::scalar && c.kind != Kind::vector &&
+      c.kind != Kind::low_rank) {
+    return slot + ": the kind " + std::to_string(static_cast<int>(c.kind)) +
+           " is none of none, scalar, vector and low_rank";
   }
+  if (c.kind != Kind::low_rank && c.rank != 0) {
+    return slot + ": " + to_string(c) + " has the rank " + std::to_string(c.rank) +
+           " (only LoRA_<r> has a rank)";
+  }
+  if (c.kind == Kind::low_rank && c.rank <= 0) {
+    return slot + ": the rank of " + to_string(c) + " must be positive";
+  }
+  if (!allowed(s, c)) {
+    return slot + " cannot be " + to_string(c) + " (it takes " + allowed_choices(s) + ")";
+  }
+  return {};
 }
 
-/// Parses the reference's spelling of one choice for slot `s` ("LoRA_4",
-/// "vector", "constant", "none"). Throws config_error naming the slot and the text.
-inline Choice parse_choice(Slot s, std::string_view text) {
-  const std::string slot = std::string("glora: slot ") + slot_letter(s);
-  Choice c;
+/// Reads the reference's spelling of a choice into `c`; returns what is wrong
+/// with `text` in words, or "" when it spells a choice allowed in slot `s`.
+inline std::string read_choice(Slot s, std::string_view text, Choice& c) {
+  const std::string slot = std::string("slot ") + slot_letter(s);
   if (text == "none") {
     c = Choice::none();
   } else if (text == "vector") {
@@ -192,26 +196,47 @@ inline Choice parse_choice(Slot s, std::string_view text) {
   } else if (text == "constant") {
     c = Choice::scalar();
   } else if (text.substr(0, 5) == "LoRA_") {
+    // At most six digits, so that the rank fits an int; no leading zero, so
+    // that every rank has one spelling.
     const std::string_view digits = text.substr(5);
-    long rank = 0;
     bool ok = !digits.empty() && digits.size() <= 6 && digits[0] != '0';
+    int rank = 0;
     for (const char ch : digits) {
       ok = ok && ch >= '0' && ch <= '9';
       if (ok) rank = rank * 10 + (ch - '0');
     }
     if (!ok) {
-      throw config_error(slot + ": \"" + std::string(text) +
-                         "\" is not a LoRA rank (expected LoRA_<r> with r a positive integer)");
+      return slot + ": \"" + std::string(text) +
+             "\" is not a LoRA rank (expected LoRA_<r> with r a positive integer of at most six "
+             "digits, no leading zero)";
     }
-    c = Choice::low_rank(static_cast<int>(rank));
+    c = Choice::low_rank(rank);
   } else {
-    throw config_error(slot + ": unknown choice \"" + std::string(text) + "\" (it takes " +
-                       detail::allowed_choices(s) + ")");
+    return slot + ": unknown choice \"" + std::string(text) + "\" (it takes " + allowed_choices(s) +
+           ")";
   }
-  if (!allowed(s, c)) {
-    throw config_error(slot + " cannot be " + std::string(text) + " (it takes " +
-                       detail::allowed_choices(s) + ")");
+  return choice_problem(s, c);
+}
+
+}  // namespace detail
+
+/// Throws config_error unless every slot's choice is allowed there (the kind
+/// is one of the four, only a low rank has a rank and it is positive, and a
+/// low rank is in A, B or C).
+inline void validate(const LayerConfig& config) {
+  for (const Slot s : all_slots) {
+    const std::string problem = detail::choice_problem(s, config[s]);
+    if (!problem.empty()) throw config_error("glora: " + problem);
   }
+}
+
+/// Parses the reference's spelling of one choice for slot `s` ("LoRA_4",
+/// "vector", "constant", "none"). Throws config_error naming the slot and the
+/// text, e.g. `glora: slot D cannot be LoRA_4 (it takes vector, constant or none)`.
+inline Choice parse_choice(Slot s, std::string_view text) {
+  Choice c;
+  const std::string problem = detail::read_choice(s, text, c);
+  if (!problem.empty()) throw config_error("glora: " + problem);
   return c;
 }
 
@@ -219,6 +244,7 @@ namespace detail {
 
 /// A reader of the one-level object `{"A": "...", ...}`, with the keys and
 /// values in double quotes (JSON) or single quotes (as Python prints a dict).
+/// Escapes are not needed: no key or choice contains a quote or a backslash.
 class ConfigText {
  public:
   explicit ConfigText(std::string_view text) : text_(text) {}
@@ -226,50 +252,55 @@ class ConfigText {
   LayerConfig parse() {
     LayerConfig config;
     bool seen[5] = {false, false, false, false, false};
-    expect('{');
+    expect('{', "'{' (a config is an object)");
     if (!peek('}')) {
       do {
+        const std::size_t key_at = skip_space();
         const std::string key = quoted("a slot name");
         if (key.size() != 1 || key[0] < 'A' || key[0] > 'E') {
-          fail("unknown slot \"" + key + "\" (the slots are A, B, C, D and E)");
+          fail(key_at, "unknown slot \"" + key + "\" (the slots are A, B, C, D and E)");
         }
-        const int index = key[0] - 'A';
-        if (seen[index]) fail("slot " + key + " appears twice");
+        const auto index = static_cast<std::size_t>(key[0] - 'A');
+        if (seen[index]) fail(key_at, "slot " + key + " appears twice");
         seen[index] = true;
-        expect(':');
-        const Slot s = static_cast<Slot>(index);
-        config[s] = parse_choice(s, quoted("a choice"));
+        expect(':', "':' after the slot name");
+        const Slot s = all_slots[index];
+        const std::size_t value_at = skip_space();
+        const std::string problem = read_choice(s, quoted("a choice"), config[s]);
+        if (!problem.empty()) fail(value_at, problem);
       } while (accept(','));
     }
-    expect('}');
-    skip_space();
-    if (pos_ != text_.size()) fail("unexpected text after the closing brace");
+    expect('}', "',' or '}'");
+    if (skip_space() != text_.size()) fail(pos_, "unexpected text after the closing brace");
     for (const Slot s : all_slots) {
       if (!seen[static_cast<int>(s)]) {
         throw config_error(std::string("glora: layer config: slot ") + slot_letter(s) +
-                           " is missing (a config names all of A, B, C, D and E)");
+                           " is missing (a config names all of A, B, C, D and E) in " + excerpt());
       }
     }
     return config;
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw config_error("glora: layer config: " + what + " at character " + std::to_string(pos_) +
+  [[noreturn]] void fail(std::size_t at, const std::string& what) const {
+    throw config_error("glora: layer config: " + what + " at character " + std::to_string(at) +
                        " of " + excerpt());
   }
 
+  /// The text as the message quotes it: whole up to 80 characters, else its start.
   std::string excerpt() const {
     constexpr std::size_t limit = 80;
-    return text_.size() <= limit ? "'" + std::string(text_) + "'"
-                                 : "'" + std::string(text_.substr(0, limit)) + "...'";
+    if (text_.empty()) return "an empty text";
+    return text_.size() <= limit ? std::string(text_) : std::string(text_.substr(0, limit)) + "...";
   }
 
-  void skip_space() {
+  /// Skips blanks; returns the position reached.
+  std::size_t skip_space() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
                                    text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
+    return pos_;
   }
 
   bool peek(char c) {
@@ -283,21 +314,25 @@ class ConfigText {
     return true;
   }
 
-  void expect(char c) {
-    if (!accept(c)) fail(std::string("expected '") + c + "'");
+  void expect(char c, const char* what) {
+    if (accept(c)) return;
+    fail(pos_, std::string("expected ") + what +
+                   (pos_ < text_.size() ? std::string(", found '") + text_[pos_] + "'"
+                                        : std::string(", found the end of the text")));
   }
 
   std::string quoted(const char* what) {
-    skip_space();
-    if (pos_ >= text_.size() || (text_[pos_] != '"' && text_[pos_] != '\'')) {
-      fail(std::string("expected ") + what + " in quotes");
+    const std::size_t start = skip_space();
+    if (start >= text_.size() || (text_[start] != '"' && text_[start] != '\'')) {
+      fail(start, std::string("expected ") + what + " in quotes");
     }
-    const char quote = text_[pos_++];
-    const std::size_t end = text_.find(quote, pos_);
-    if (end == std::string_view::npos) fail("unterminated string");
-    const std::string value(text_.substr(pos_, end - pos_));
+    const char quote = text_[start];
+    const std::size_t end = text_.find(quote, start + 1);
+    if (end == std::string_view::npos) {
+      fail(start, std::string("the quote that opens ") + what + " is never closed");
+    }
     pos_ = end + 1;
-    return value;
+    return std::string(text_.substr(start + 1, end - start - 1));
   }
 
   std::string_view text_;
@@ -308,25 +343,34 @@ class ConfigText {
 
 /// Parses a configuration from its text form: an object with the keys "A" to
 /// "E", each exactly once, in JSON (double quotes) or as Python prints a dict
-/// (single quotes). Throws config_error naming what is wrong and where.
+/// (single quotes); blanks between tokens are ignored. Throws config_error
+/// naming what is wrong, the character where it is and the text, e.g.
+/// `glora: layer config: slot A appears twice at character 15 of {"A": ...}`.
 inline LayerConfig parse_layer_config(std::string_view text) {
   return detail::ConfigText(text).parse();
 }
+
+namespace detail {
+
+/// Trainable parameters of choice `c` in slot `s` of an out x in layer.
+inline Eigen::Index slot_parameter_count(Slot s, Choice c, Eigen::Index out, Eigen::Index in) {
+  switch (c.kind) {
+    case Kind::none: return 0;
+    case Kind::scalar: return 1;
+    case Kind::vector: return s == Slot::C ? in : out;
+    case Kind::low_rank: return c.rank * (s == Slot::C ? in + 1 : out + in);
+  }
+  return 0;
+}
+
+}  // namespace detail
 
 /// Trainable parameters of a configuration on an out x in layer:
 /// LoRA_k in A or B: k (out + in); in C: k (in + 1); vector: out for A, B, D,
 /// E and in for C; constant: 1; none: 0.
 inline Eigen::Index parameter_count(const LayerConfig& config, Eigen::Index out, Eigen::Index in) {
   Eigen::Index count = 0;
-  for (const Slot s : all_slots) {
-    const Choice c = config[s];
-    switch (c.kind) {
-      case Kind::none: break;
-      case Kind::scalar: count += 1; break;
-      case Kind::vector: count += s == Slot::C ? in : out; break;
-      case Kind::low_rank: count += c.rank * (s == Slot::C ? in + 1 : out + in); break;
-    }
-  }
+  for (const Slot s : all_slots) count += detail::slot_parameter_count(s, config[s], out, in);
   return count;
 }
 

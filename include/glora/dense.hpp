@@ -37,7 +37,7 @@ struct Dense {
   /// Writes weight · X + bias into Y, which must already be out x N.
   void forward(const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y) const {
     detail::check_shape("glora::Dense::forward", "bias", bias, out_features(), 1);
-    detail::check_rows("glora::Dense::forward", "X", X, in_features());
+    detail::check_rows("glora::Dense::forward", "X", X, in_features(), "in_features");
     detail::check_shape("glora::Dense::forward", "Y", Y, out_features(), X.cols());
     Y.noalias() = weight * X;
     Y.colwise() += bias;
@@ -59,7 +59,7 @@ struct Dense {
                 Dense& grads, Eigen::Ref<MatrixX<T>> dX) const {
     constexpr const char* where = "glora::Dense::backward";
     detail::check_shape(where, "bias", bias, out_features(), 1);
-    detail::check_rows(where, "X", X, in_features());
+    detail::check_rows(where, "X", X, in_features(), "in_features");
     detail::check_shape(where, "dY", dY, out_features(), X.cols());
     detail::check_shape(where, "dX", dX, in_features(), X.cols());
     detail::check_shape(where, "grads.weight", grads.weight, out_features(), in_features());

@@ -29,8 +29,8 @@ struct DynamicAdapter;
 
 namespace detail {
 template <typename T>
-void check_fits(const char* where, const DynamicAdapter<T>& a, Slot s, Choice c, Eigen::Index out,
-                Eigen::Index in);
+void check_fits(const Call& where, const char* owner, const DynamicAdapter<T>& a, Slot s, Choice c,
+                Eigen::Index out, Eigen::Index in);
 }  // namespace detail
 
 /// Tensors for an out x in layer (reference names and PyTorch shapes):
@@ -85,14 +85,25 @@ struct DynamicAdapter {
 
   /// Throws config_error unless `config` is valid, and shape_error unless
   /// every tensor it uses is shaped for an out x in layer and large enough
-  /// for its choice. `where` names the caller in the message.
-  void check(const char* where, Eigen::Index out, Eigen::Index in) const {
-    validate(config);
-    for (const Slot s : all_slots) detail::check_fits(where, *this, s, config[s], out, in);
+  /// for its choice. The message names the call `where` and the tensor with
+  /// the prefix `owner` (e.g. "grads.", or "" when `where` says whose it is).
+  void check(const detail::Call& where, const char* owner, Eigen::Index out,
+             Eigen::Index in) const {
+    check(where, owner, config, out, in);
+  }
+  /// As check(where, owner, out, in) for another configuration than its own
+  /// (gradients checked against their layer's configuration).
+  void check(const detail::Call& where, const char* owner, const LayerConfig& used,
+             Eigen::Index out, Eigen::Index in) const {
+    validate(used);
+    for (const Slot s : all_slots) detail::check_fits(where, owner, *this, s, used[s], out, in);
   }
 
   /// The reference initialisation of every tensor (see Adapter::initialize).
   void initialize(std::uint64_t seed) { detail::initialize_tensors(*this, seed); }
+  /// Zeroes every down tensor, D and E (ups are kept): the layer equals its
+  /// frozen base again, whatever configuration it is set to.
+  void reset_to_identity() { detail::reset_to_identity(*this); }
 
   /// The down tensor of slot A, B or C (D and E for those slots).
   template <typename Self>
@@ -113,49 +124,55 @@ struct DynamicAdapter {
 
 namespace detail {
 
-inline std::string choice_context(Slot s, Choice c) {
-  return std::string(" (slot ") + slot_letter(s) + ", " + to_string(c) + ")";
+/// "<owner><name> (slot A, LoRA_4)": owner is a prefix such as "adapter()." or "grads.", or empty.
+inline std::string tensor_name(const char* owner, const char* name, Slot s, Choice c) {
+  return std::string(owner) + name + " (slot " + slot_letter(s) + ", " + to_string(c) + ")";
 }
 
 /// Throws shape_error unless `t` is at least rows x cols and, where `exact_rows`
 /// / `exact_cols`, exactly so in that dimension.
 template <typename Derived>
-void check_at_least(const char* where, const std::string& what, const Eigen::EigenBase<Derived>& t,
+void check_at_least(const Call& where, const std::string& what, const Eigen::EigenBase<Derived>& t,
                     Eigen::Index rows, bool exact_rows, Eigen::Index cols, bool exact_cols) {
   const bool rows_ok = exact_rows ? t.rows() == rows : t.rows() >= rows;
   const bool cols_ok = exact_cols ? t.cols() == cols : t.cols() >= cols;
   if (rows_ok && cols_ok) return;
   const std::string expected = std::string(exact_rows ? "" : "at least ") + std::to_string(rows) +
                                " x " + (exact_cols ? "" : "at least ") + std::to_string(cols);
-  throw shape_error(std::string(where) + ": " + what + " is " + shape_string(t.rows(), t.cols()) +
+  throw shape_error(where.str() + ": " + what + " is " + shape_string(t.rows(), t.cols()) +
                     ", expected " + expected);
 }
 
 /// Throws shape_error unless the tensors of slot s hold choice c on an out x in layer.
 template <typename T>
-void check_fits(const char* where, const DynamicAdapter<T>& a, Slot s, Choice c, Eigen::Index out,
-                Eigen::Index in) {
+void check_fits(const Call& where, const char* owner, const DynamicAdapter<T>& a, Slot s, Choice c,
+                Eigen::Index out, Eigen::Index in) {
   if (c.kind == Kind::none) return;
-  const std::string context = choice_context(s, c);
   if (s == Slot::D || s == Slot::E) {
     const auto& v = DynamicAdapter<T>::value(a, s);
-    const std::string what = std::string("adapter tensor ") + down_name(s) + context;
-    check_at_least(where, what, v, c.kind == Kind::vector ? out : 1, c.kind == Kind::vector, 1,
-                   true);
+    if (v.size() == (c.kind == Kind::vector ? out : v.size()) && v.size() >= 1) return;
+    check_at_least(where, tensor_name(owner, down_name(s), s, c), v,
+                   c.kind == Kind::vector ? out : 1, c.kind == Kind::vector, 1, true);
     return;
   }
   const auto& d = DynamicAdapter<T>::down(a, s);
-  const std::string down_what = std::string("adapter tensor ") + down_name(s) + context;
   if (c.kind == Kind::scalar) {
-    check_at_least(where, down_what, d, 1, false, 1, false);
+    if (d.size() == 0) {
+      check_at_least(where, tensor_name(owner, down_name(s), s, c), d, 1, false, 1, false);
+    }
     return;
   }
   const Eigen::Index rows = vector_size(s, out, in);
-  check_at_least(where, down_what, d, rows, true, c.kind == Kind::low_rank ? c.rank : 1, false);
+  const Eigen::Index rank = c.kind == Kind::low_rank ? c.rank : 1;
+  if (d.rows() != rows || d.cols() < rank) {
+    check_at_least(where, tensor_name(owner, down_name(s), s, c), d, rows, true, rank, false);
+  }
   if (c.kind == Kind::low_rank) {
     const auto& u = DynamicAdapter<T>::up(a, s);
-    check_at_least(where, std::string("adapter tensor ") + up_name(s) + context, u, c.rank, false,
-                   s == Slot::C ? 1 : in, true);
+    const Eigen::Index cols = s == Slot::C ? 1 : in;
+    if (u.rows() < rank || u.cols() != cols) {
+      check_at_least(where, tensor_name(owner, up_name(s), s, c), u, rank, false, cols, true);
+    }
   }
 }
 
@@ -241,7 +258,7 @@ void assign(Adapter<T, KA, KB, KC, KD, KE>& to, const DynamicAdapter<T>& from, E
     throw config_error(std::string("glora::assign: slot ") + slot_letter(s) + " is " +
                        to_string(from.config[s]) + ", the adapter has " + kind_name(kinds[s]));
   }
-  from.check("glora::assign", out, in);
+  from.check("glora::assign", "from.", out, in);
   detail::copy_used_part(from, to.A);
   detail::copy_used_part(from, to.B);
   detail::copy_used_part(from, to.C);

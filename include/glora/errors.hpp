@@ -18,30 +18,50 @@ class shape_error : public std::invalid_argument {
 
 namespace detail {
 
+/// The public call a check runs for, e.g. glora::LinearView::forward. Kept as
+/// two pointers so that the checks a forward runs on every call build no
+/// string; they are joined only for a message.
+struct Call {
+  const char* type;
+  const char* method = nullptr;
+
+  Call(const char* type_name, const char* method_name = nullptr)  // NOLINT: implicit on purpose
+      : type(type_name), method(method_name) {}
+  std::string str() const {
+    return method != nullptr ? std::string(type) + "::" + method : std::string(type);
+  }
+};
+
 inline std::string shape_string(Eigen::Index rows, Eigen::Index cols) {
   return std::to_string(rows) + " x " + std::to_string(cols);
 }
 
 /// Throws unless `actual` has exactly `rows` x `cols` entries.
 template <typename Derived>
-void check_shape(const char* where, const char* what, const Eigen::EigenBase<Derived>& actual,
+void check_shape(const Call& where, const char* what, const Eigen::EigenBase<Derived>& actual,
                  Eigen::Index rows, Eigen::Index cols) {
   if (actual.rows() != rows || actual.cols() != cols) {
-    throw shape_error(std::string(where) + ": " + what + " is " +
+    throw shape_error(where.str() + ": " + what + " is " +
                       shape_string(actual.rows(), actual.cols()) + ", expected " +
                       shape_string(rows, cols));
   }
 }
 
-/// Throws unless `actual` has `rows` rows (any number of columns).
+/// Throws unless `actual` (samples as columns) has `rows` rows; `meaning`
+/// says where that number comes from (e.g. "in_features"). A matrix that has
+/// them as columns instead is most likely a batch in row-major order, and the
+/// message says how to pass it.
 template <typename Derived>
-void check_rows(const char* where, const char* what, const Eigen::EigenBase<Derived>& actual,
-                Eigen::Index rows) {
-  if (actual.rows() != rows) {
-    throw shape_error(std::string(where) + ": " + what + " is " +
-                      shape_string(actual.rows(), actual.cols()) + ", expected " +
-                      std::to_string(rows) + " rows");
-  }
+void check_rows(const Call& where, const char* what, const Eigen::EigenBase<Derived>& actual,
+                Eigen::Index rows, const char* meaning) {
+  if (actual.rows() == rows) return;
+  const std::string why = actual.cols() == rows
+                              ? std::string("samples are columns: pass ") + what +
+                                    ".transpose() or a column-major view of the batch"
+                              : std::string(meaning);
+  throw shape_error(where.str() + ": " + what + " is " +
+                    shape_string(actual.rows(), actual.cols()) + ", expected " +
+                    std::to_string(rows) + " rows (" + why + ")");
 }
 
 }  // namespace detail

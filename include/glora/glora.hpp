@@ -5,10 +5,14 @@
 
 #include <glora/adapter.hpp>
 #include <glora/backward_workspace.hpp>
+#include <glora/config.hpp>
 #include <glora/dense.hpp>
+#include <glora/dynamic_adapter.hpp>
+#include <glora/dynamic_linear.hpp>
 #include <glora/errors.hpp>
 #include <glora/kinds.hpp>
 #include <glora/linear.hpp>
+#include <glora/losses.hpp>
 #include <glora/optim.hpp>
 #include <glora/parameters.hpp>
 #include <glora/presets.hpp>

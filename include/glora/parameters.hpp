@@ -62,8 +62,9 @@ Params zeros_like(const Params& params) {
 }
 
 /// Trainable parameters of the set: the sum of its tensors' sizes. For an
-/// adapter this is the spec's count (LowRank k: k(m + n) in A and B, k(n + 1)
-/// in C; Vector: m, or n in C; Scalar: 1; None: 0).
+/// adapter this is the count of docs/contract.md, "Trainable parameters"
+/// (LowRank k: k(m + n) in A and B, k(n + 1) in C; Vector: m, or n in C;
+/// Scalar: 1; None: 0).
 template <typename Params, typename = std::enable_if_t<is_parameter_set_v<Params>>>
 Eigen::Index parameter_count(const Params& params) {
   Eigen::Index count = 0;
@@ -94,6 +95,17 @@ void initialize_tensors(Params& params, std::uint64_t seed) {
             t(i, j) = static_cast<T>(2.0 * u - 1.0) * bound;
           }
         }
+      },
+      params);
+}
+
+/// Zeroes downs, vectors and scalars of a parameter set (ups are kept), so
+/// that a layer equals its frozen base again.
+template <typename Params>
+void reset_to_identity(Params& params) {
+  for_each_tensor(
+      [](const char*, Role role, auto t) {
+        if (role != Role::up) t.setZero();
       },
       params);
 }

@@ -68,12 +68,16 @@ auto as_matrix(Storage& x) {
   }
 }
 
+/// Throws shape_error unless `t`, member `member` of slot s behind the prefix
+/// `owner` (reference name `name`), is rows x cols: with owner "grads.",
+/// "<call>: grads.A.down (Ad) is 0 x 0, expected 8 x 4".
 template <typename Derived>
-void check_tensor(const Eigen::EigenBase<Derived>& t, Slot s, const char* name, Eigen::Index rows,
+void check_tensor(const Call& where, const char* owner, Slot s, const char* member,
+                  const char* name, const Eigen::EigenBase<Derived>& t, Eigen::Index rows,
                   Eigen::Index cols) {
   if (t.rows() == rows && t.cols() == cols) return;  // forward checks on every call: no string
-  const std::string what = std::string("adapter tensor ") + name + " (slot " + slot_letter(s) + ")";
-  check_shape("glora", what.c_str(), t, rows, cols);
+  const std::string what = std::string(owner) + slot_letter(s) + "." + member + " (" + name + ")";
+  check_shape(where, what.c_str(), t, rows, cols);
 }
 
 }  // namespace detail
@@ -90,7 +94,7 @@ struct Support<T, S, None> {
   Support(Eigen::Index /*out*/, Eigen::Index /*in*/) {}
   template <typename F, typename... Same>
   static void visit(F&& /*f*/, Same&... /*s*/) {}
-  void check(Eigen::Index /*out*/, Eigen::Index /*in*/) const {}
+  void check(const detail::Call&, const char*, Eigen::Index, Eigen::Index) const {}
 };
 
 /// One number for the whole slot.
@@ -106,7 +110,7 @@ struct Support<T, S, Scalar> {
   static void visit(F&& f, Same&... s) {
     f(detail::down_name(S), Role::value, detail::as_matrix(s.value)...);
   }
-  void check(Eigen::Index /*out*/, Eigen::Index /*in*/) const {}
+  void check(const detail::Call&, const char*, Eigen::Index, Eigen::Index) const {}
 };
 
 /// One number per output row (per input for slot C).
@@ -123,8 +127,11 @@ struct Support<T, S, Vector> {
   static void visit(F&& f, Same&... s) {
     f(detail::down_name(S), Role::value, detail::as_matrix(s.value)...);
   }
-  void check(Eigen::Index out, Eigen::Index in) const {
-    detail::check_tensor(value, S, detail::down_name(S), detail::vector_size(S, out, in), 1);
+  /// Throws shape_error unless value has its size for an out x in layer.
+  void check(const detail::Call& where, const char* owner, Eigen::Index out,
+             Eigen::Index in) const {
+    detail::check_tensor(where, owner, S, "value", detail::down_name(S), value,
+                         detail::vector_size(S, out, in), 1);
   }
 };
 
@@ -149,9 +156,12 @@ struct Support<T, S, LowRank<R>> {
     f(detail::down_name(S), Role::down, detail::as_matrix(s.down)...);
     f(detail::up_name(S), Role::up, detail::as_matrix(s.up)...);
   }
-  void check(Eigen::Index out, Eigen::Index in) const {
-    detail::check_tensor(down, S, detail::down_name(S), down_rows(out, in), R);
-    detail::check_tensor(up, S, detail::up_name(S), R, up_cols(in));
+  /// Throws shape_error unless down and up have their shapes for an out x in layer.
+  void check(const detail::Call& where, const char* owner, Eigen::Index out,
+             Eigen::Index in) const {
+    detail::check_tensor(where, owner, S, "down", detail::down_name(S), down, down_rows(out, in),
+                         R);
+    detail::check_tensor(where, owner, S, "up", detail::up_name(S), up, R, up_cols(in));
   }
 
  private:

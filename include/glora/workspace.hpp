@@ -12,11 +12,11 @@ namespace glora {
 namespace detail {
 
 /// What one thread needs inside a forward: packing buffers for Eigen's GEMM
-/// kernel and a tile of the adapted weight.
+/// kernel and a tile of the adapted weight (in the weight's storage order).
 template <typename T>
 struct ThreadScratch {
   GemmBuffers<T> gemm;
-  MatrixX<T> tile;
+  VectorX<T> tile;
 };
 
 }  // namespace detail

@@ -15,6 +15,10 @@ GLORA_DEB_PACKAGES=(
   zlib1g-dev
   dataset-fashion-mnist
   gnuplot-nox
+  nlohmann-json3-dev # glora::io: the file formats
+  libfuzzer-14-dev   # the fuzzers over the file readers (clang -fsanitize=fuzzer)
+  python3-numpy      # the example and tests that write files from Python
+  python3-torch      # the test of scripts/convert_reference_checkpoint.py (about 25 s to install)
 )
 
 # Prints the packages of GLORA_DEB_PACKAGES that are not installed, one a line.

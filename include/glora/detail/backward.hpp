@@ -14,172 +14,200 @@
 //   ∂c = W0ᵀ g,   ∂D = g ⊙ b0 (nothing without a frozen bias),  ∂E = g.
 //   dX = Wᵀ dY = W0ᵀ (s ⊙ dY) + Σ_k u_k ⊙ W0ᵀ (d_k ⊙ dY) + Bᵀ dY, with
 //                s = 1 + A for a vector or scalar A and 1 otherwise.
+// W0 and W0ᵀ are read through the forward's weight_product: W0ᵀ is W0 in the
+// other storage order, so both layouts reach both streaming kernels.
 
-#include <glora/adapter.hpp>
 #include <glora/backward_workspace.hpp>
-#include <glora/detail/bias.hpp>
+#include <glora/detail/gemm.hpp>
+#include <glora/detail/product.hpp>
+#include <glora/detail/views.hpp>
 
 #include <Eigen/Core>
 
-#include <type_traits>
-
 namespace glora::detail {
+
+/// W0ᵀ as a map in the other storage order than W0's.
+template <typename T, int Layout>
+auto transposed(const OrderedMap<T, Layout>& W0) {
+  constexpr int other = Layout == Eigen::RowMajor ? Eigen::ColMajor : Eigen::RowMajor;
+  return OrderedMap<T, other>(W0.data(), W0.cols(), W0.rows(),
+                              Eigen::OuterStride<>(W0.outerStride()));
+}
 
 /// Adds the gradient of A's row factors: the downs of a low-rank A (column k
 /// of down scales the rows of W0 ⊙ u_k), or a vector or scalar A itself.
-template <typename T, typename W0Type, typename K>
-void accumulate_a_row_factors(const W0Type& W0, const Support<T, Slot::A, K>& A,
+template <typename T, int Layout>
+void accumulate_a_row_factors(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
                               const Eigen::Ref<const MatrixX<T>>& X,
-                              const Eigen::Ref<const MatrixX<T>>& dY, Support<T, Slot::A, K>& grad,
+                              const Eigen::Ref<const MatrixX<T>>& dY, SlotView<T> grad,
                               BackwardWorkspace<T>& ws) {
   const Eigen::Index N = X.cols();
-  if constexpr (is_low_rank_v<K>) {
+  if (!A.active()) return;
+  if (A.is(Kind::low_rank)) {
     // One pass over W0 for all k: W0 · [u_1 ⊙ X, ..., u_r ⊙ X].
-    ws.scaled_x.resize(X.rows(), N * K::rank);
-    for (Eigen::Index k = 0; k < K::rank; ++k) {
+    ws.scaled_x.resize(X.rows(), N * A.rank());
+    for (Eigen::Index k = 0; k < A.rank(); ++k) {
       ws.scaled_x.middleCols(N * k, N).array() =
           X.array().colwise() * A.up.row(k).transpose().array();
     }
-    ws.w0_x.noalias() = W0 * ws.scaled_x;
-    for (Eigen::Index k = 0; k < K::rank; ++k) {
+    ws.w0_x.resize(W0.rows(), ws.scaled_x.cols());
+    weight_product<T>(W0, ws.scaled_x, ws.w0_x, ws.threads);
+    for (Eigen::Index k = 0; k < A.rank(); ++k) {
       grad.down.col(k) +=
           (ws.w0_x.middleCols(N * k, N).array() * dY.array()).rowwise().sum().matrix();
     }
-  } else if constexpr (!is_none_v<K>) {
-    ws.w0_x.noalias() = W0 * X;
-    const auto row_gradient = (ws.w0_x.array() * dY.array()).rowwise().sum();
-    if constexpr (std::is_same_v<K, Vector>) {
-      grad.value += row_gradient.matrix();
-    } else {
-      grad.value += row_gradient.sum();
-    }
+    return;
+  }
+  ws.w0_x.resize(W0.rows(), N);
+  weight_product<T>(W0, X, ws.w0_x, ws.threads);
+  const auto row_gradient = (ws.w0_x.array() * dY.array()).rowwise().sum();
+  if (A.is(Kind::vector)) {
+    grad.vector() += row_gradient.matrix();
+  } else {
+    grad.scalar() += row_gradient.sum();
   }
 }
 
 /// Adds ∂L/∂(the tensors of slot C), given dc = ∂L/∂c.
-template <typename T, typename K, typename Dc>
-void accumulate_c(const Support<T, Slot::C, K>& C, const Dc& dc, Support<T, Slot::C, K>& grad) {
-  if constexpr (is_low_rank_v<K>) {
-    grad.down.noalias() += dc * C.up.transpose();
-    grad.up.noalias() += C.down.transpose() * dc;
-  } else if constexpr (std::is_same_v<K, Vector>) {
-    grad.value += dc;
-  } else if constexpr (std::is_same_v<K, Scalar>) {
-    grad.value += dc.sum();
+template <typename T, typename Dc>
+void accumulate_c(const SlotView<const T>& C, const Dc& dc, SlotView<T> grad) {
+  switch (C.kind) {
+    case Kind::low_rank:
+      grad.down.noalias() += dc * C.up.col(0).transpose();
+      grad.up.col(0).noalias() += C.down.transpose() * dc;
+      break;
+    case Kind::vector: grad.vector() += dc; break;
+    case Kind::scalar: grad.scalar() += dc.sum(); break;
+    case Kind::none: break;
   }
 }
 
-/// Writes W0's and A's share of dX, and adds the gradients that go through
-/// W0ᵀ: the ups of a low-rank A and slot C. They share one product
-/// W0ᵀ · [s ⊙ dY, d_1 ⊙ dY, ..., d_r ⊙ dY, g], the last column only with a prompt.
-/// Templated on the two slots it reads, so that layers which differ only in
-/// B, D or E share one instance.
-template <typename T, typename W0Type, typename KA, typename KC>
-void backward_through_w0t(const W0Type& W0, const Support<T, Slot::A, KA>& A,
-                          const Support<T, Slot::C, KC>& C, const Eigen::Ref<const MatrixX<T>>& X,
-                          const Eigen::Ref<const MatrixX<T>>& dY, Support<T, Slot::A, KA>& grad_a,
-                          Support<T, Slot::C, KC>& grad_c, Eigen::Ref<MatrixX<T>> dX,
+/// Writes W0's and A's share of dX (when `dX` is wanted), and adds the
+/// gradients that go through W0ᵀ: the ups of a low-rank A and slot C. They
+/// share one product W0ᵀ · [s ⊙ dY, d_1 ⊙ dY, ..., d_r ⊙ dY, g], the first
+/// block only for dX and the last column only with a prompt.
+template <typename T, int Layout>
+void backward_through_w0t(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
+                          const SlotView<const T>& C, const Eigen::Ref<const MatrixX<T>>& X,
+                          const Eigen::Ref<const MatrixX<T>>& dY, SlotView<T> grad_a,
+                          SlotView<T> grad_c, bool want_dx, Eigen::Ref<MatrixX<T>> dX,
                           BackwardWorkspace<T>& ws) {
-  constexpr Eigen::Index rank_a = rank_v<KA>;
-  constexpr bool prompt = adds_prompt_v<KC>;
   const Eigen::Index N = X.cols();
-
-  if constexpr (rank_a == 0 && !prompt && !std::is_same_v<KA, Vector>) {
-    dX.noalias() = W0.transpose() * dY;
-    if constexpr (std::is_same_v<KA, Scalar>) dX *= T(1) + A.value;
-  } else {
-    const Eigen::Index prompt_col = N * (1 + rank_a);
-    ws.stacked.resize(dY.rows(), prompt_col + (prompt ? 1 : 0));
-    if constexpr (std::is_same_v<KA, Vector>) {
+  const Eigen::Index rank_a = A.rank();
+  const bool prompt = C.active();
+  const auto W0t = transposed(W0);
+  if (rank_a == 0 && !prompt) {
+    if (!want_dx) return;
+    if (A.is(Kind::vector)) {
       // dY + diag(v) dY rather than (1 + v) ⊙ dY: a broadcast expression would be
       // evaluated into a temporary, a stored vector is not.
-      ws.stacked.leftCols(N) = dY + A.value.asDiagonal() * dY;
-    } else if constexpr (std::is_same_v<KA, Scalar>) {
-      ws.stacked.leftCols(N) = dY * (T(1) + A.value);
+      ws.stacked = dY + A.vector().asDiagonal() * dY;
+      weight_product<T>(W0t, ws.stacked, dX, ws.threads);
     } else {
-      ws.stacked.leftCols(N) = dY;
+      weight_product<T>(W0t, dY, dX, ws.threads);
+      if (A.is(Kind::scalar)) dX *= T(1) + A.scalar();
     }
-    if constexpr (rank_a > 0) {
-      for (Eigen::Index k = 0; k < rank_a; ++k) {
-        ws.stacked.middleCols(N * (1 + k), N).array() =
-            dY.array().colwise() * A.down.col(k).array();
-      }
-    }
-    if constexpr (prompt) ws.stacked.col(prompt_col) = ws.dy_sums;
-    ws.w0t_stacked.noalias() = W0.transpose() * ws.stacked;
-
-    dX = ws.w0t_stacked.leftCols(N);
-    if constexpr (rank_a > 0) {
-      for (Eigen::Index k = 0; k < rank_a; ++k) {
-        const auto through_k = ws.w0t_stacked.middleCols(N * (1 + k), N);
-        dX.array() += through_k.array().colwise() * A.up.row(k).transpose().array();
-        grad_a.up.row(k) += (X.array() * through_k.array()).rowwise().sum().transpose().matrix();
-      }
-    }
-    if constexpr (prompt) accumulate_c(C, ws.w0t_stacked.col(prompt_col), grad_c);
+    return;
   }
+
+  const Eigen::Index first_factor = want_dx ? N : 0;
+  const Eigen::Index prompt_col = first_factor + N * rank_a;
+  ws.stacked.resize(dY.rows(), prompt_col + (prompt ? 1 : 0));
+  if (want_dx) {
+    auto scaled = ws.stacked.leftCols(N);
+    switch (A.kind) {
+      case Kind::vector: scaled = dY + A.vector().asDiagonal() * dY; break;
+      case Kind::scalar: scaled = dY * (T(1) + A.scalar()); break;
+      default: scaled = dY; break;
+    }
+  }
+  for (Eigen::Index k = 0; k < rank_a; ++k) {
+    ws.stacked.middleCols(first_factor + N * k, N).array() =
+        dY.array().colwise() * A.down.col(k).array();
+  }
+  if (prompt) ws.stacked.col(prompt_col) = ws.dy_sums;
+  ws.w0t_stacked.resize(W0t.rows(), ws.stacked.cols());
+  weight_product<T>(W0t, ws.stacked, ws.w0t_stacked, ws.threads);
+
+  if (want_dx) dX = ws.w0t_stacked.leftCols(N);
+  for (Eigen::Index k = 0; k < rank_a; ++k) {
+    const auto through_k = ws.w0t_stacked.middleCols(first_factor + N * k, N);
+    if (want_dx) dX.array() += through_k.array().colwise() * A.up.row(k).transpose().array();
+    grad_a.up.row(k) += (X.array() * through_k.array()).rowwise().sum().transpose().matrix();
+  }
+  if (prompt) accumulate_c<T>(C, ws.w0t_stacked.col(prompt_col), grad_c);
 }
 
-/// Adds B's gradients and its share Bᵀ dY of dX.
-template <typename T, typename K>
-void backward_through_b(const Support<T, Slot::B, K>& B, const Eigen::Ref<const MatrixX<T>>& X,
-                        const Eigen::Ref<const MatrixX<T>>& dY, Support<T, Slot::B, K>& grad,
+/// Adds B's gradients and, when `dX` is wanted, its share Bᵀ dY of dX.
+template <typename T>
+void backward_through_b(const SlotView<const T>& B, const Eigen::Ref<const MatrixX<T>>& X,
+                        const Eigen::Ref<const MatrixX<T>>& dY, SlotView<T> grad, bool want_dx,
                         Eigen::Ref<MatrixX<T>> dX, BackwardWorkspace<T>& ws) {
-  if constexpr (is_low_rank_v<K>) {
-    ws.low_rank.noalias() = B.up * X;
-    grad.down.noalias() += dY * ws.low_rank.transpose();
-    ws.low_rank.noalias() = B.down.transpose() * dY;
-    grad.up.noalias() += ws.low_rank * X.transpose();
-    dX.noalias() += B.up.transpose() * ws.low_rank;
-  } else if constexpr (!is_none_v<K>) {
-    // B is v 1ᵀ (v = s 1 for a scalar): B X = v colsum(X), Bᵀ dY = 1 (vᵀ dY).
-    ws.x_sums = X.colwise().sum().transpose();
-    if constexpr (std::is_same_v<K, Vector>) {
-      grad.value.noalias() += dY * ws.x_sums;
-      ws.low_rank.noalias() = B.value.transpose() * dY;
-    } else {
-      ws.low_rank = dY.colwise().sum();
-      grad.value += ws.low_rank.row(0).dot(ws.x_sums.transpose());
-      ws.low_rank *= B.value;
-    }
-    dX.rowwise() += ws.low_rank.row(0);
+  if (!B.active()) return;
+  reserve_threads(ws.threads, 1);
+  GemmBuffers<T>& gemm = thread_scratch(ws.threads, 0).gemm;
+  const Eigen::Index N = X.cols();
+  if (B.is(Kind::low_rank)) {
+    ws.low_rank.setZero(B.rank(), N);
+    product_add<T>(B.up, X, ws.low_rank, gemm);  // up X
+    product_add<T>(dY, ws.low_rank.transpose(), grad.down, gemm);
+    ws.low_rank.setZero();
+    product_add<T>(B.down.transpose(), dY, ws.low_rank, gemm);  // downᵀ dY
+    product_add<T>(ws.low_rank, X.transpose(), grad.up, gemm);
+    if (want_dx) product_add<T>(B.up.transpose(), ws.low_rank, dX, gemm);
+    return;
+  }
+  // B is v 1ᵀ (v = s 1 for a scalar): B X = v colsum(X), Bᵀ dY = 1 (vᵀ dY).
+  ws.x_sums = X.colwise().sum().transpose();
+  if (B.is(Kind::vector)) {
+    grad.vector().noalias() += dY * ws.x_sums;
+    ws.column_terms.noalias() = dY.transpose() * B.vector();
+  } else {
+    ws.column_terms = dY.colwise().sum().transpose();
+    grad.scalar() += ws.column_terms.dot(ws.x_sums);
+    ws.column_terms *= B.scalar();
+  }
+  if (want_dx) {
+    for (Eigen::Index j = 0; j < N; ++j) dX.col(j).array() += ws.column_terms(j);
   }
 }
 
 /// Adds the gradients of D and E from g = ∂L/∂b.
-template <typename T, typename B0Type, typename KD, typename KE>
-void accumulate_bias_slots(const B0Type& b0, bool has_bias, const VectorX<T>& g,
-                           Support<T, Slot::D, KD>& grad_d, Support<T, Slot::E, KE>& grad_e) {
-  if (has_bias) {
-    if constexpr (std::is_same_v<KD, Vector>) {
-      grad_d.value.array() += g.array() * b0.array();
-    } else if constexpr (std::is_same_v<KD, Scalar>) {
-      grad_d.value += g.dot(b0);
+template <typename T>
+void accumulate_bias_slots(const FrozenView<T>& base, const VectorX<T>& g,
+                           const SlotView<const T>& D, SlotView<T> grad_d, SlotView<T> grad_e) {
+  if (base.has_bias()) {
+    if (D.is(Kind::vector)) {
+      grad_d.vector().array() += g.array() * bias_map(base).array();
+    } else if (D.is(Kind::scalar)) {
+      grad_d.scalar() += g.dot(bias_map(base));
     }
   }
-  if constexpr (std::is_same_v<KE, Vector>) {
-    grad_e.value += g;
-  } else if constexpr (std::is_same_v<KE, Scalar>) {
-    grad_e.value += g.sum();
+  if (grad_e.is(Kind::vector)) {
+    grad_e.vector() += g;
+  } else if (grad_e.is(Kind::scalar)) {
+    grad_e.scalar() += g.sum();
   }
 }
 
 /// Adds to `grads` the gradient of sum(dY ⊙ Y) w.r.t. every support tensor
-/// and writes dX (in x N). Shapes are the caller's to check; dX must not
-/// overlap X or dY.
-template <typename T, typename W0Type, typename B0Type, typename Adapter>
-void unmerged_backward(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
-                       const Eigen::Ref<const MatrixX<T>>& X,
-                       const Eigen::Ref<const MatrixX<T>>& dY, Adapter& grads,
-                       Eigen::Ref<MatrixX<T>> dX, BackwardWorkspace<T>& ws) {
+/// and, when `want_dx`, writes dX (in x N), W0 in storage order Layout.
+/// `grads` has the adapter's kinds. Shapes are the caller's to check; dX must
+/// not overlap X or dY.
+template <typename T, int Layout>
+void backward_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
+                     const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
+                     AdapterView<T> grads, bool want_dx, Eigen::Ref<MatrixX<T>> dX,
+                     BackwardWorkspace<T>& ws) {
   // An empty batch adds nothing, and Eigen's row views of empty storage would
   // offset a null pointer.
   if (X.cols() == 0) return;
+  const auto W0 = weight_map<Layout>(base);
   ws.dy_sums = dY.rowwise().sum();
-  accumulate_a_row_factors(W0, ad.A, X, dY, grads.A, ws);
-  backward_through_w0t(W0, ad.A, ad.C, X, dY, grads.A, grads.C, dX, ws);
-  backward_through_b(ad.B, X, dY, grads.B, dX, ws);
-  accumulate_bias_slots<T>(b0, has_bias, ws.dy_sums, grads.D, grads.E);
+  accumulate_a_row_factors<T>(W0, ad.A, X, dY, grads.A, ws);
+  backward_through_w0t<T>(W0, ad.A, ad.C, X, dY, grads.A, grads.C, want_dx, dX, ws);
+  backward_through_b<T>(ad.B, X, dY, grads.B, want_dx, dX, ws);
+  accumulate_bias_slots<T>(base, ws.dy_sums, ad.D, grads.D, grads.E);
 }
 
 }  // namespace glora::detail

@@ -20,17 +20,16 @@
 // B never touches W0: down (up X) for a low-rank B, v · colsum(X) for a vector,
 // s · colsum(X) for a scalar; with the bias it is added after either path.
 
-#include <glora/adapter.hpp>
 #include <glora/detail/bias.hpp>
 #include <glora/detail/gemm.hpp>
 #include <glora/detail/parallel.hpp>
-#include <glora/detail/stream.hpp>
+#include <glora/detail/product.hpp>
+#include <glora/detail/views.hpp>
 #include <glora/workspace.hpp>
 
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <type_traits>
 
 namespace glora::detail {
 
@@ -40,189 +39,159 @@ namespace glora::detail {
 inline constexpr Eigen::Index forward_tile_rows = 256;
 inline constexpr Eigen::Index forward_tile_cols = 256;
 
-// The helpers below are templated on the slot they read (and on whether slot
-// C adds a prompt), not on the whole adapter: layers that differ only in the
-// other slots share one instance of each.
-
-/// Columns of S in the factored path.
-template <typename KA, bool Prompt>
-constexpr Eigen::Index stacked_cols(Eigen::Index N) {
-  const bool prompt_column = Prompt && (std::is_same_v<KA, Vector> || std::is_same_v<KA, Scalar>);
-  return N * (1 + rank_v<KA>)+(prompt_column ? 1 : 0);
+/// Whether the factored path gives W0 c a column of its own: for a vector or
+/// scalar A, which scales W0 x but not W0 c.
+template <typename S>
+bool prompt_column(const SlotView<S>& A, bool prompt) {
+  return prompt && (A.is(Kind::vector) || A.is(Kind::scalar));
 }
 
-/// Whether S is X itself (no prompt, no low-rank A), so no copy is needed.
-template <typename KA, bool Prompt>
-constexpr bool stacks_x_only() {
-  return !Prompt && !is_low_rank_v<KA>;
+/// Columns of S in the factored path.
+template <typename S>
+Eigen::Index stacked_cols(const SlotView<S>& A, bool prompt, Eigen::Index N) {
+  return N * (1 + A.rank()) + (prompt_column(A, prompt) ? 1 : 0);
 }
 
 /// The tiled path pays off once S is too wide to stream and its N + r
 /// multiply-adds per entry of W0 beat the factored path's N (1 + r).
-template <typename KA, bool Prompt>
-bool use_tiled_path(Eigen::Index N) {
-  constexpr Eigen::Index r = rank_v<KA>;
-  return r > 0 && stacked_cols<KA, Prompt>(N) > max_stream_cols && N + r + 2 < N * (1 + r);
-}
-
-/// Makes room for `threads` threads' scratch; allocates only when it grows.
-template <typename T>
-void reserve_threads(Workspace<T>& ws, int threads) {
-  if (static_cast<int>(ws.threads.size()) < threads) ws.threads.resize(threads);
+template <typename S>
+bool use_tiled_path(const SlotView<S>& A, bool prompt, Eigen::Index N) {
+  const Eigen::Index r = A.rank();
+  return r > 0 && stacked_cols(A, prompt, N) > max_stream_cols && N + r + 2 < N * (1 + r);
 }
 
 /// Builds S (see the top of this file) in ws.stacked, with c in ws.prompt.
-template <bool Prompt, typename T, typename KA>
-void build_stacked(const Support<T, Slot::A, KA>& A, const Eigen::Ref<const MatrixX<T>>& X,
+template <typename T>
+void build_stacked(const SlotView<const T>& A, bool prompt, const Eigen::Ref<const MatrixX<T>>& X,
                    Workspace<T>& ws) {
   const Eigen::Index N = X.cols();
-  ws.stacked.resize(X.rows(), stacked_cols<KA, Prompt>(N));
+  ws.stacked.resize(X.rows(), stacked_cols(A, prompt, N));
   ws.stacked.leftCols(N) = X;
-  if constexpr (is_low_rank_v<KA>) {
-    for (Eigen::Index k = 0; k < rank_v<KA>; ++k) {
-      ws.stacked.middleCols(N * (1 + k), N).array() =
-          X.array().colwise() * A.up.row(k).transpose().array();
-    }
+  for (Eigen::Index k = 0; k < A.rank(); ++k) {
+    ws.stacked.middleCols(N * (1 + k), N).array() =
+        X.array().colwise() * A.up.row(k).transpose().array();
   }
-  if constexpr (Prompt) {
-    if constexpr (std::is_same_v<KA, Vector> || std::is_same_v<KA, Scalar>) {
-      ws.stacked.rightCols(1) = ws.prompt;
-    } else {
-      ws.stacked.leftCols(N).colwise() += ws.prompt;
-    }
+  if (prompt_column(A, prompt)) {
+    ws.stacked.rightCols(1) = ws.prompt;
+  } else if (prompt) {
+    ws.stacked.leftCols(N).colwise() += ws.prompt;
   }
-}
-
-/// Z = W0 · S, split by rows between threads; each range streams W0 once when
-/// S is narrow, or runs Eigen's GEMM kernel on its own packing buffers.
-template <typename T, typename W0Type>
-void product(const W0Type& W0, const Eigen::Ref<const MatrixX<T>>& S, Eigen::Ref<MatrixX<T>> Z,
-             Workspace<T>& ws) {
-  const int threads = row_threads(double(W0.size()) * double(S.cols()));
-  reserve_threads(ws, threads);
-  Z.setZero();
-  for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
-    const auto W0r = W0.middleRows(begin, end - begin);
-    auto Zr = Z.middleRows(begin, end - begin);
-    if (S.cols() <= max_stream_cols) {
-      stream_product_add<T>(W0r, S, Zr);
-    } else {
-      product_add<T>(W0r, S, Zr, ws.threads[t].gemm);
-    }
-  });
 }
 
 /// The factored path: writes W0's terms, A included, into Y; for a vector or
 /// scalar A adds W0 c to ws.bias.
-template <bool Prompt, typename T, typename W0Type, typename KA>
-void factored_w0_terms(const W0Type& W0, const Support<T, Slot::A, KA>& A,
+template <typename T, int Layout>
+void factored_w0_terms(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A, bool prompt,
                        const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
                        Workspace<T>& ws) {
   const Eigen::Index N = X.cols();
-  if constexpr (stacks_x_only<KA, Prompt>()) {
-    product<T>(W0, X, Y, ws);
+  if (!prompt && !A.is(Kind::low_rank)) {
+    weight_product<T>(W0, X, Y, ws.threads);  // S is X itself
   } else {
-    build_stacked<Prompt, T>(A, X, ws);
-    if constexpr (std::is_same_v<KA, None>) {
-      product<T>(W0, ws.stacked, Y, ws);
+    build_stacked<T>(A, prompt, X, ws);
+    if (!A.active()) {
+      weight_product<T>(W0, ws.stacked, Y, ws.threads);
     } else {
       ws.product.resize(W0.rows(), ws.stacked.cols());
-      product<T>(W0, ws.stacked, ws.product, ws);
+      weight_product<T>(W0, ws.stacked, ws.product, ws.threads);
       Y = ws.product.leftCols(N);
     }
   }
 
-  if constexpr (is_low_rank_v<KA>) {
-    for (Eigen::Index k = 0; k < rank_v<KA>; ++k) {
-      Y.array() += ws.product.middleCols(N * (1 + k), N).array().colwise() * A.down.col(k).array();
-    }
-  } else if constexpr (std::is_same_v<KA, Vector>) {
-    // One column at a time: Eigen's colwise() *= would evaluate 1 + a into a heap temporary.
-    for (Eigen::Index j = 0; j < N; ++j) Y.col(j).array() *= T(1) + A.value.array();
-  } else if constexpr (std::is_same_v<KA, Scalar>) {
-    Y *= T(1) + A.value;
+  switch (A.kind) {
+    case Kind::low_rank:
+      for (Eigen::Index k = 0; k < A.rank(); ++k) {
+        Y.array() +=
+            ws.product.middleCols(N * (1 + k), N).array().colwise() * A.down.col(k).array();
+      }
+      break;
+    case Kind::vector:
+      // One column at a time: Eigen's colwise() *= would evaluate 1 + a into a heap temporary.
+      for (Eigen::Index j = 0; j < N; ++j) Y.col(j).array() *= T(1) + A.vector().array();
+      break;
+    case Kind::scalar: Y *= T(1) + A.scalar(); break;
+    case Kind::none: break;
   }
-  if constexpr (Prompt && !std::is_same_v<KA, None> && !is_low_rank_v<KA>) {
-    ws.bias += ws.product.col(N);
-  }
+  if (prompt_column(A, prompt)) ws.bias += ws.product.col(N);
 }
 
 /// The tiled path (low-rank A): Y = (W0 ⊙ (1 + Ad Au)) X, one tile of the
-/// adapted weight at a time; W0 c is added to ws.bias from the same tiles.
-template <bool Prompt, typename T, typename W0Type, typename KA>
-void tiled_w0_terms(const W0Type& W0, const Support<T, Slot::A, KA>& A,
+/// adapted weight at a time, in W0's storage order; W0 c is added to ws.bias
+/// from the same tiles.
+template <typename T, int Layout>
+void tiled_w0_terms(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A, bool prompt,
                     const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
                     Workspace<T>& ws) {
+  using Tile = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>>;
   const Eigen::Index n = W0.cols();
   const int threads = row_threads(double(W0.size()) * double(X.cols()));
-  reserve_threads(ws, threads);
+  reserve_threads(ws.threads, threads);
   Y.setZero();
   for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
-    MatrixX<T>& tile = ws.threads[t].tile;
-    tile.resize(forward_tile_rows, forward_tile_cols);
+    ThreadScratch<T>& scratch = thread_scratch(ws.threads, t);
+    scratch.tile.resize(forward_tile_rows * forward_tile_cols);
     // Column panels outside: a panel's rows of X are reused by every row block.
     for (Eigen::Index j0 = 0; j0 < n; j0 += forward_tile_cols) {
       const Eigen::Index w = std::min(forward_tile_cols, n - j0);
       for (Eigen::Index i0 = begin; i0 < end; i0 += forward_tile_rows) {
         const Eigen::Index h = std::min(forward_tile_rows, end - i0);
         const auto W0t = W0.block(i0, j0, h, w);
-        auto Wt = tile.topLeftCorner(h, w);
+        Tile Wt(scratch.tile.data(), h, w);
         Wt.noalias() = A.down.middleRows(i0, h) * A.up.middleCols(j0, w);
         Wt.array() = W0t.array() * (T(1) + Wt.array());
-        if constexpr (Prompt) {
-          ws.bias.segment(i0, h).noalias() += W0t * ws.prompt.segment(j0, w);
-        }
-        product_add<T>(Wt, X.middleRows(j0, w), Y.middleRows(i0, h), ws.threads[t].gemm);
+        if (prompt) ws.bias.segment(i0, h).noalias() += W0t * ws.prompt.segment(j0, w);
+        product_add<T>(Wt, X.middleRows(j0, w), Y.middleRows(i0, h), scratch.gemm);
       }
     }
   });
 }
 
-/// Adds B's term and the bias to Y.
-template <typename T, typename KB>
-void add_b_and_bias(const Support<T, Slot::B, KB>& B, bool adds_any_bias,
-                    const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
-                    Workspace<T>& ws) {
+/// Adds B's term and, when the layer has one, the bias ws.bias to Y.
+template <typename T>
+void add_b_and_bias(const SlotView<const T>& B, bool bias, const Eigen::Ref<const MatrixX<T>>& X,
+                    Eigen::Ref<MatrixX<T>> Y, Workspace<T>& ws) {
   const Eigen::Index N = X.cols();
-  reserve_threads(ws, 1);
-  if constexpr (is_low_rank_v<KB>) {
-    ws.low_rank.setZero(rank_v<KB>, N);
-    product_add<T>(B.up, X, ws.low_rank, ws.threads[0].gemm);
-    product_add<T>(B.down, ws.low_rank, Y, ws.threads[0].gemm);
-  } else if constexpr (std::is_same_v<KB, Vector> || std::is_same_v<KB, Scalar>) {
+  if (B.is(Kind::low_rank)) {
+    reserve_threads(ws.threads, 1);
+    GemmBuffers<T>& gemm = thread_scratch(ws.threads, 0).gemm;
+    ws.low_rank.setZero(B.rank(), N);
+    product_add<T>(B.up, X, ws.low_rank, gemm);
+    product_add<T>(B.down, ws.low_rank, Y, gemm);
+  } else if (B.is(Kind::vector) || B.is(Kind::scalar)) {
     // Column by column: Eigen's rowwise() += would evaluate the row into a heap temporary.
     for (Eigen::Index j = 0; j < N; ++j) {
       const T column_sum = X.col(j).sum();
-      if constexpr (std::is_same_v<KB, Vector>) {
-        Y.col(j) += column_sum * B.value;
+      if (B.is(Kind::vector)) {
+        Y.col(j) += column_sum * B.vector();
       } else {
-        Y.col(j).array() += column_sum * B.value;
+        Y.col(j).array() += column_sum * B.scalar();
       }
     }
   }
-  if (adds_any_bias) Y.colwise() += ws.bias;
+  if (bias) Y.colwise() += ws.bias;
 }
 
-/// Y = W X + b for the adapted layer, shapes already checked.
-template <typename T, typename W0Type, typename B0Type, typename Adapter>
-void unmerged_forward(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
-                      const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
-                      Workspace<T>& ws) {
-  using KA = typename Adapter::kind_a;
-  constexpr bool prompt = has_prompt_v<Adapter>;
-  const bool bias = adds_bias<Adapter>(has_bias);
+/// Y = W X + b for the adapted layer (X in x N, Y out x N), W0 in storage
+/// order Layout; shapes already checked.
+template <typename T, int Layout>
+void forward_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
+                    const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
+                    Workspace<T>& ws) {
+  const auto W0 = weight_map<Layout>(base);
+  const bool prompt = ad.C.active();
+  const bool bias = adds_bias(base.has_bias(), ad);
   if (bias) {
     ws.bias.resize(W0.rows());
-    write_bias_without_prompt<T>(b0, has_bias, ad.D, ad.E, ws.bias);
+    write_bias_without_prompt<T>(bias_map(base), ad.D, ad.E, ws.bias);
   }
-  if constexpr (prompt) {
+  if (prompt) {
     ws.prompt.resize(W0.cols());
-    write_prompt(ad.C, ws.prompt);
+    write_prompt<T>(ad.C, 0, ws.prompt);
   }
-  if (use_tiled_path<KA, prompt>(X.cols())) {
-    if constexpr (is_low_rank_v<KA>) tiled_w0_terms<prompt, T>(W0, ad.A, X, Y, ws);
+  if (use_tiled_path(ad.A, prompt, X.cols())) {
+    tiled_w0_terms<T>(W0, ad.A, prompt, X, Y, ws);
   } else {
-    factored_w0_terms<prompt, T>(W0, ad.A, X, Y, ws);
+    factored_w0_terms<T>(W0, ad.A, prompt, X, Y, ws);
   }
   add_b_and_bias<T>(ad.B, bias, X, Y, ws);
 }

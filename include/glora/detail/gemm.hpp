@@ -5,11 +5,18 @@
 // `C.noalias() += A * B` asks the heap for its packing buffers on every call
 // once they exceed EIGEN_STACK_ALLOCATION_LIMIT (128 KB by default: any layer
 // of real size). Eigen's kernel accepts caller-provided buffers; GemmBuffers
-// holds them, so a forward that has run once at a batch size allocates nothing.
+// holds them, so a forward or backward that has run once at a batch size
+// allocates nothing.
+//
+// Operands are brought to one map type per storage order first, so that a
+// product instantiates Eigen's kernel once per scalar type and pair of
+// storage orders, whatever expressions (blocks, transposes) the caller has.
 
 #include <glora/support.hpp>
 
 #include <Eigen/Core>
+
+#include <type_traits>
 
 namespace glora::detail {
 
@@ -41,22 +48,53 @@ class GemmBuffers : public Eigen::internal::level3_blocking<T, T> {
   VectorX<T> packed_rhs_;
 };
 
-/// C += A · B for column-major operands with unit inner stride. A single
-/// right-hand column goes to Eigen's GEMV, which needs no buffers.
-template <typename T>
-void product_add(const Eigen::Ref<const MatrixX<T>>& A, const Eigen::Ref<const MatrixX<T>>& B,
-                 Eigen::Ref<MatrixX<T>> C, GemmBuffers<T>& buffers) {
-  if (B.cols() == 1) {
+/// A read-only matrix in storage order Order (Eigen::ColMajor or Eigen::RowMajor).
+template <typename T, int Order>
+using OrderedMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>, 0,
+                              Eigen::OuterStride<>>;
+
+/// The storage order in which an expression with direct access lays out its
+/// coefficients (a single column counts as column-major).
+template <typename Expr>
+inline constexpr int storage_order_v = (Expr::Flags & Eigen::RowMajorBit) && Expr::ColsAtCompileTime
+                                                                                 != 1
+                                           ? Eigen::RowMajor
+                                           : Eigen::ColMajor;
+
+/// `x` (a matrix, map, block or transpose with unit inner stride) as an OrderedMap.
+template <typename Expr>
+auto ordered_map(const Eigen::MatrixBase<Expr>& x) {
+  static_assert(Expr::Flags & Eigen::DirectAccessBit, "glora: internal: operand needs storage");
+  using T = typename Expr::Scalar;
+  constexpr int order = storage_order_v<Expr>;
+  const Eigen::Index stride =
+      x.cols() == 1 && order == Eigen::ColMajor ? x.rows() : x.derived().outerStride();
+  return OrderedMap<T, order>(x.derived().data(), x.rows(), x.cols(), Eigen::OuterStride<>(stride));
+}
+
+/// C += A · B for operands in storage orders LhsOrder and RhsOrder.
+template <typename T, int LhsOrder, int RhsOrder>
+void ordered_product_add(const OrderedMap<T, LhsOrder>& A, const OrderedMap<T, RhsOrder>& B,
+                         Eigen::Ref<MatrixX<T>> C, GemmBuffers<T>& buffers) {
+  if (C.rows() == 0 || C.cols() == 0 || A.cols() == 0) return;
+  if (B.cols() == 1) {  // Eigen's GEMV needs no buffers
     C.col(0).noalias() += A * B.col(0);
     return;
   }
-  if (C.rows() == 0 || C.cols() == 0 || A.cols() == 0) return;
   buffers.prepare(C.rows(), C.cols(), A.cols());
   using Kernel =
-      Eigen::internal::general_matrix_matrix_product<Eigen::Index, T, Eigen::ColMajor, false, T,
-                                                     Eigen::ColMajor, false, Eigen::ColMajor, 1>;
+      Eigen::internal::general_matrix_matrix_product<Eigen::Index, T, LhsOrder, false, T, RhsOrder,
+                                                     false, Eigen::ColMajor, 1>;
   Kernel::run(C.rows(), C.cols(), A.cols(), A.data(), A.outerStride(), B.data(), B.outerStride(),
               C.data(), 1, C.outerStride(), T(1), buffers);
+}
+
+/// C += A · B for any A and B with storage (matrices, maps, blocks, transposes
+/// of those), C column-major; allocation-free once `buffers` has seen the sizes.
+template <typename T, typename Lhs, typename Rhs>
+void product_add(const Eigen::MatrixBase<Lhs>& A, const Eigen::MatrixBase<Rhs>& B,
+                 Eigen::Ref<MatrixX<T>> C, GemmBuffers<T>& buffers) {
+  ordered_product_add<T>(ordered_map(A), ordered_map(B), C, buffers);
 }
 
 }  // namespace glora::detail

@@ -1,73 +1,99 @@
 #pragma once
 // merge: W = W0 + W0 ⊙ A + B and b = b0 + b0 ⊙ D + E + W0 c in one tiled pass.
+//
+// The pass runs along W0's storage: a "line" is a contiguous run of W0 (a
+// column when W0 is column-major, a row when it is row-major) and a tile is a
+// panel of lines times a block of positions along them. A low-rank term
+// Σ_k d(i, k) u(k, j) is then a per-position factor (down's rows for
+// column-major lines, up's columns for row-major ones) times a per-line one
+// (up's column, or down's row).
 
-#include <glora/adapter.hpp>
 #include <glora/detail/bias.hpp>
+#include <glora/detail/gemm.hpp>
 #include <glora/detail/parallel.hpp>
 #include <glora/detail/unroll.hpp>
+#include <glora/detail/views.hpp>
 
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <type_traits>
+#include <cstddef>
 
 namespace glora::detail {
 
-/// Tile of the merge: a few columns across many rows, so that each column of
-/// W0 is a long contiguous run, and small enough for L2 with its scratch.
-inline constexpr Eigen::Index merge_tile_rows = 512;
-inline constexpr Eigen::Index merge_tile_cols = 64;
+/// A tile of the merge: a few lines, each a long contiguous run of W0, and
+/// small enough for L2 with its scratch.
+inline constexpr Eigen::Index merge_tile_lines = 64;
+inline constexpr Eigen::Index merge_tile_positions = 512;
 
-/// Ranks up to this are merged column by column with the R values of the up
-/// factor's column in registers; larger ranks form the tile's product with
-/// Eigen's GEMM.
-inline constexpr int max_column_rank = 8;
+/// Ranks up to this are merged line by line; larger ranks form the tile's
+/// product with Eigen's GEMM.
+inline constexpr int max_line_rank = 16;
 
-/// Whether a slot's low-rank product is merged column by column.
-template <typename K>
-inline constexpr bool column_low_rank_v = (is_low_rank_v<K> && rank_v<K> <= max_column_rank);
+/// Scratch of a low-rank term merged line by line: the tile's position
+/// factor, packed, and one line's factor.
+template <typename T>
+struct MergeLineScratch {
+  VectorX<T> packed;
+  VectorX<T> line_factor;
+};
 
-/// Rows [i0, i0 + h) of a down factor D (column stride ldd, R columns),
-/// repacked so that the R packets of each group of P rows are adjacent. Read
-/// in place, D's columns are R streams whose stride is often a multiple of
-/// 4 KB, which all land in one set of the L1 cache.
-template <int R, typename T>
-void pack_down_rows(const T* d, Eigen::Index ldd, Eigen::Index h, T* packed) {
-  using namespace Eigen::internal;
-  using Packet = typename packet_traits<T>::type;
-  constexpr int P = packet_traits<T>::size;
+/// A factor of a low-rank term indexed by position along the lines and by k:
+/// element (p, k) is at data[p * position_stride + k * rank_stride].
+template <typename T>
+struct PositionFactor {
+  const T* data;
+  Eigen::Index position_stride;
+  Eigen::Index rank_stride;
+
+  const T& operator()(Eigen::Index p, Eigen::Index k) const {
+    return data[p * position_stride + k * rank_stride];
+  }
+};
+
+/// The first h positions of the rank-r factor f, repacked so that the r
+/// values of each group of P positions are adjacent packets: read in place,
+/// the factor's columns are r streams whose stride is often a multiple of
+/// 4 KB (all in one L1 set), or not contiguous at all for row-major lines.
+template <typename T>
+void pack_positions(const PositionFactor<T>& f, Eigen::Index r, Eigen::Index h, T* packed) {
+  constexpr int P = Eigen::internal::packet_traits<T>::size;
   for (Eigen::Index p = 0; (p + 1) * P <= h; ++p) {
-    unroll<R>(
-        [&](auto k) { pstoreu(packed + (p * R + k) * P, ploadu<Packet>(d + p * P + k * ldd)); });
+    for (Eigen::Index k = 0; k < r; ++k) {
+      T* to = packed + (p * r + k) * P;
+      for (int lane = 0; lane < P; ++lane) to[lane] = f(p * P + lane, k);
+    }
   }
 }
 
-/// out = in + in ⊙ (D u) when `Scaled` (slot A), out = in + D u otherwise
-/// (slot B), for one column of h rows. D comes packed by pack_down_rows for
-/// whole packets of rows, and as the factor itself (d, ldd) for the last
-/// h mod P rows; u holds the R values of the up factor's column. `out` may be
-/// `in`.
-template <int R, bool Scaled, typename T>
-void low_rank_column(const T* packed, const T* d, Eigen::Index ldd, const T* u, const T* in, T* out,
-                     Eigen::Index h) {
+/// out = in + in ⊙ (f u) when `Scaled` (slot A), out = in + f u otherwise
+/// (slot B), for one line of h positions and a rank-r term. f comes packed by
+/// pack_positions for whole packets and as the factor itself for the last
+/// h mod P positions; u holds the line's r values. `out` may be `in`.
+///
+/// The rank is a run-time value: each step keeps G packets of sums in
+/// registers and broadcasts u's values as it goes, which costs one load per
+/// G multiply-adds; the merge moves two bytes of W per multiply-add at rank
+/// 8 and stays bound by memory.
+template <bool Scaled, typename T>
+void low_rank_line(const T* packed, const PositionFactor<T>& f, const T* u, Eigen::Index r,
+                   const T* in, T* out, Eigen::Index h) {
   using namespace Eigen::internal;
   using Packet = typename packet_traits<T>::type;
   constexpr int P = packet_traits<T>::size;
-  Packet uv[R];
-  unroll<R>([&](auto k) { uv[k] = pset1<Packet>(u[k]); });
   const auto finish = [](auto x, auto sum) { return Scaled ? pmadd(x, sum, x) : padd(x, sum); };
   Eigen::Index i = 0;
-  // G packets of rows per step: G independent chains of R multiply-adds.
+  // G packets of positions per step: G independent chains of r multiply-adds.
   const auto steps = [&](auto groups) {
     constexpr int G = decltype(groups)::value;
-    for (; i + G * P <= h; i += G * P, packed += G * R * P) {
-      Packet sum[G];
-      unroll<G>([&](auto g) { sum[g] = pmul(ploadu<Packet>(packed + g * R * P), uv[0]); });
-      unroll<R - 1>([&](auto k) {
-        unroll<G>([&](auto g) {
-          sum[g] = pmadd(ploadu<Packet>(packed + (g * R + k + 1) * P), uv[k + 1], sum[g]);
-        });
-      });
+    for (; i + G * P <= h; i += G * P, packed += G * r * P) {
+      Packet sum[std::size_t(G)];
+      unroll<G>([&](auto g) { sum[g] = pzero(sum[g]); });
+      for (Eigen::Index k = 0; k < r; ++k) {
+        const Packet uk = pset1<Packet>(u[k]);
+        unroll<G>(
+            [&](auto g) { sum[g] = pmadd(ploadu<Packet>(packed + (g * r + k) * P), uk, sum[g]); });
+      }
       unroll<G>([&](auto g) {
         pstoreu(out + i + g * P, finish(ploadu<Packet>(in + i + g * P), sum[g]));
       });
@@ -76,122 +102,169 @@ void low_rank_column(const T* packed, const T* d, Eigen::Index ldd, const T* u, 
   steps(std::integral_constant<int, 4>());
   steps(std::integral_constant<int, 1>());
   for (; i < h; ++i) {
-    T sum = d[i] * u[0];
-    unroll<R - 1>([&](auto k) { sum += d[i + (k + 1) * ldd] * u[k + 1]; });
-    out[i] = finish(in[i], sum);
+    T sum = 0;
+    for (Eigen::Index k = 0; k < r; ++k) sum += f(i, k) * u[k];
+    out[i] = Scaled ? in[i] + in[i] * sum : in[i] + sum;
   }
 }
 
-/// One tile of out = in + in ⊙ (down up) when `Scaled` (slot A), or
-/// out = in + down up (slot B), column by column; `in` may be `out`. The
-/// tile's rows of down are packed into `packed` first. They are packed again
-/// for every column panel: a tile's worth of copying against 64 times as many
-/// multiply-adds, and the scratch stays tile-sized.
-template <bool Scaled, typename Support, typename InTile, typename OutTile, typename T>
-void low_rank_columns(const Support& s, Eigen::Index i0, Eigen::Index j0, const InTile& in,
-                      OutTile& out, VectorX<T>& packed) {
-  constexpr int R = rank_v<typename Support::kind>;
-  const Eigen::Index h = in.rows();
-  const T* down = s.down.data() + i0;
-  pack_down_rows<R>(down, s.down.outerStride(), h, packed.data());
-  for (Eigen::Index j = 0; j < in.cols(); ++j) {
-    low_rank_column<R, Scaled>(packed.data(), down, s.down.outerStride(), s.up.col(j0 + j).data(),
-                               in.data() + j * in.outerStride(), out.data() + j * out.outerStride(),
-                               h);
+/// Adds slot s's low-rank term to a tile, line by line (`in` may be `out`,
+/// both h x w tiles in storage order Layout, (i0, j0) the tile's corner in W).
+/// Column-major lines are W's columns: positions index down's rows and line j
+/// takes up's column j. Row-major lines are W's rows: positions index up's
+/// columns and line i takes down's row i. The tile's position factor is
+/// packed into `packed` first (a tile's worth of copying against lines times
+/// as many multiply-adds; the scratch stays tile-sized).
+template <bool Scaled, int Layout, typename T, typename InTile, typename OutTile>
+void low_rank_tile(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0, const InTile& in,
+                   OutTile& out, MergeLineScratch<T>& scratch) {
+  constexpr bool row_major = Layout == Eigen::RowMajor;
+  const Eigen::Index r = s.rank();
+  const PositionFactor<T> f =
+      row_major ? PositionFactor<T>{s.up.data() + j0 * s.up.outerStride(), s.up.outerStride(), 1}
+                : PositionFactor<T>{s.down.data() + i0, 1, s.down.outerStride()};
+  const Eigen::Index lines = row_major ? in.rows() : in.cols();
+  const Eigen::Index h = row_major ? in.cols() : in.rows();
+  scratch.packed.resize(h * r);
+  scratch.line_factor.resize(r);
+  pack_positions(f, r, h, scratch.packed.data());
+  for (Eigen::Index l = 0; l < lines; ++l) {
+    for (Eigen::Index k = 0; k < r; ++k) {
+      scratch.line_factor(k) = row_major ? s.down(i0 + l, k) : s.up(k, j0 + l);
+    }
+    low_rank_line<Scaled>(scratch.packed.data(), f, scratch.line_factor.data(), r,
+                          in.data() + l * in.outerStride(), out.data() + l * out.outerStride(), h);
   }
 }
 
-/// Per-thread scratch of the merge: A's product for a tile when it is formed
-/// by GEMM, and the tile's rows of A's and B's down factors, packed, when they
-/// are merged column by column.
+/// Per-thread scratch of the merge: a tile's product of a high-rank factor
+/// pair, the packed position factor of A's and B's low-rank terms, and a tile
+/// of the result when it cannot be written in place.
 template <typename T>
 struct MergeScratch {
-  MatrixX<T> product;
-  VectorX<T> down_a;
-  VectorX<T> down_b;
+  VectorX<T> product;
+  MergeLineScratch<T> lines;
+  VectorX<T> tile;  ///< the merged tile, for a target in the other storage order
 };
 
 /// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. W0t is read in
 /// full before Wt is written (and each element of W0t only for the same
 /// element of Wt), so the two may be the same memory.
-template <typename T, typename KA, typename KB, typename W0Tile, typename WTile>
-void merge_tile(const Support<T, Slot::A, KA>& A, const Support<T, Slot::B, KB>& B, Eigen::Index i0,
+template <typename T, int Layout, typename W0Tile, typename WTile>
+void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::Index i0,
                 Eigen::Index j0, const W0Tile& W0t, WTile&& Wt, MergeScratch<T>& scratch) {
   const Eigen::Index h = W0t.rows(), w = W0t.cols();
-  if constexpr (column_low_rank_v<KA>) {
-    low_rank_columns<true>(A, i0, j0, W0t, Wt, scratch.down_a);
-  } else if constexpr (is_low_rank_v<KA>) {
-    auto At = scratch.product.topLeftCorner(h, w);
-    At.noalias() = A.down.middleRows(i0, h) * A.up.middleCols(j0, w);
-    Wt.array() = W0t.array() * (T(1) + At.array());
-  } else if constexpr (std::is_same_v<KA, Vector>) {
-    Wt.array() = W0t.array().colwise() * (T(1) + A.value.segment(i0, h).array());
-  } else if constexpr (std::is_same_v<KA, Scalar>) {
-    Wt = W0t * (T(1) + A.value);
-  } else {
-    Wt = W0t;
+  switch (A.kind) {
+    case Kind::low_rank:
+      if (A.rank() <= max_line_rank) {
+        low_rank_tile<true, Layout>(A, i0, j0, W0t, Wt, scratch.lines);
+      } else {
+        scratch.product.resize(h * w);
+        Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>> At(
+            scratch.product.data(), h, w);
+        At.noalias() = A.down.middleRows(i0, h) * A.up.middleCols(j0, w);
+        Wt.array() = W0t.array() * (T(1) + At.array());
+      }
+      break;
+    case Kind::vector:
+      Wt.array() = W0t.array().colwise() * (T(1) + A.vector().segment(i0, h).array());
+      break;
+    case Kind::scalar: Wt = W0t * (T(1) + A.scalar()); break;
+    case Kind::none: Wt = W0t; break;
   }
-  if constexpr (column_low_rank_v<KB>) {
-    low_rank_columns<false>(B, i0, j0, Wt, Wt, scratch.down_b);
-  } else if constexpr (is_low_rank_v<KB>) {
-    Wt.noalias() += B.down.middleRows(i0, h) * B.up.middleCols(j0, w);
-  } else if constexpr (std::is_same_v<KB, Vector>) {
-    Wt.colwise() += B.value.segment(i0, h);
-  } else if constexpr (std::is_same_v<KB, Scalar>) {
-    Wt.array() += B.value;
+  switch (B.kind) {
+    case Kind::low_rank:
+      if (B.rank() <= max_line_rank) {
+        low_rank_tile<false, Layout>(B, i0, j0, Wt, Wt, scratch.lines);
+      } else {
+        Wt.noalias() += B.down.middleRows(i0, h) * B.up.middleCols(j0, w);
+      }
+      break;
+    case Kind::vector: Wt.colwise() += B.vector().segment(i0, h); break;
+    case Kind::scalar: Wt.array() += B.scalar(); break;
+    case Kind::none: break;
   }
 }
 
+/// Where the merged weight goes: out x in values in either storage order,
+/// `stride` apart between columns (column-major) or rows (row-major).
+template <typename T>
+struct MergeTarget {
+  T* data;
+  Eigen::Index stride;
+  bool row_major;
+};
+
+/// A writable tile in storage order Layout.
+template <typename T, int Layout>
+using TileMap =
+    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>, 0, Eigen::OuterStride<>>;
+
+/// The h x w block at (i0, j0) of the out x in target, seen in storage order Layout.
+template <int Layout, typename T>
+TileMap<T, Layout> target_block(const MergeTarget<T>& W, Eigen::Index i0, Eigen::Index j0,
+                                Eigen::Index h, Eigen::Index w) {
+  const Eigen::Index offset = Layout == Eigen::RowMajor ? i0 * W.stride + j0 : i0 + j0 * W.stride;
+  return TileMap<T, Layout>(W.data + offset, h, w, Eigen::OuterStride<>(W.stride));
+}
+
 /// Writes the merged weight W = W0 ⊙ (1 + A) + B (out x in) and adds the
-/// prompt term W0 c to b (out; may be empty when slot C is None). Templated
-/// on the three slots it reads rather than on the whole adapter, so that
-/// layers which differ only in D or E share one instance. W may be W0's own
+/// prompt term W0 c to b (out; may be empty when c is). W may be W0's own
 /// storage: each tile of W0 is read (for A and for W0 c) before the same tile
-/// of W is written.
+/// of W is written. A target in the other storage order than W0 receives
+/// each tile from scratch.
 ///
-/// One pass over W0, split by rows between threads, a panel of columns at a
-/// time (each column of the panel is a contiguous run of W0). A's and B's
-/// products and the prompt c are formed a tile at a time: besides W and b, the
-/// memory used is a tile's worth of scratch per thread (heap) and a slice of c
-/// (stack).
-template <typename T, typename W0Type, typename KA, typename KB, typename KC>
-void merge_weight(const W0Type& W0, const Support<T, Slot::A, KA>& A,
-                  const Support<T, Slot::B, KB>& B, const Support<T, Slot::C, KC>& C,
-                  Eigen::Ref<MatrixX<T>> W, Eigen::Ref<VectorX<T>> b) {
-  constexpr bool prompt = adds_prompt_v<KC>;
+/// One pass over W0, split by rows between threads, a tile at a time:
+/// besides W and b, the memory used is a tile's worth of scratch per thread.
+template <typename T, int Layout>
+void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
+                  const SlotView<const T>& B, const VectorX<T>& c, const MergeTarget<T>& W,
+                  Eigen::Ref<VectorX<T>> b) {
+  constexpr bool row_major = Layout == Eigen::RowMajor;
+  constexpr int other = row_major ? Eigen::ColMajor : Eigen::RowMajor;
+  const bool direct = W.row_major == row_major;
   const Eigen::Index m = W0.rows();
   const Eigen::Index n = W0.cols();
+  const bool prompt = c.size() != 0;
   const int threads = row_threads(double(m) * double(n));
   for_row_ranges(m, threads, [&](int, Eigen::Index begin, Eigen::Index end) {
     MergeScratch<T> scratch;
-    const Eigen::Index band = std::min(merge_tile_rows, end - begin);
-    if constexpr (column_low_rank_v<KA>) scratch.down_a.resize(band * rank_v<KA>);
-    if constexpr (is_low_rank_v<KA> && !column_low_rank_v<KA>) {
-      scratch.product.resize(band, std::min(merge_tile_cols, n));
-    }
-    if constexpr (column_low_rank_v<KB>) scratch.down_b.resize(band * rank_v<KB>);
-    Eigen::Matrix<T, merge_tile_cols, 1> c;  // the slice of c that meets the column panel
-    for (Eigen::Index j0 = 0; j0 < n; j0 += merge_tile_cols) {
-      const Eigen::Index w = std::min(merge_tile_cols, n - j0);
-      if constexpr (prompt) write_prompt_rows(C, j0, c.head(w));
-      for (Eigen::Index i0 = begin; i0 < end; i0 += merge_tile_rows) {
-        const Eigen::Index h = std::min(merge_tile_rows, end - i0);
+    if (!direct) scratch.tile.resize(merge_tile_lines * merge_tile_positions);
+    const Eigen::Index line_end = row_major ? end : n;
+    const Eigen::Index position_begin = row_major ? 0 : begin;
+    const Eigen::Index position_end = row_major ? n : end;
+    for (Eigen::Index l0 = row_major ? begin : 0; l0 < line_end; l0 += merge_tile_lines) {
+      const Eigen::Index lines = std::min(merge_tile_lines, line_end - l0);
+      for (Eigen::Index p0 = position_begin; p0 < position_end; p0 += merge_tile_positions) {
+        const Eigen::Index positions = std::min(merge_tile_positions, position_end - p0);
+        const Eigen::Index i0 = row_major ? l0 : p0, h = row_major ? lines : positions;
+        const Eigen::Index j0 = row_major ? p0 : l0, w = row_major ? positions : lines;
         const auto W0t = W0.block(i0, j0, h, w);
-        if constexpr (prompt) b.segment(i0, h).noalias() += W0t * c.head(w);
-        merge_tile<T>(A, B, i0, j0, W0t, W.block(i0, j0, h, w), scratch);
+        if (prompt) b.segment(i0, h).noalias() += W0t * c.segment(j0, w);
+        TileMap<T, Layout> Wt =
+            direct ? target_block<Layout>(W, i0, j0, h, w)
+                   : TileMap<T, Layout>(scratch.tile.data(), h, w, Eigen::OuterStride<>(positions));
+        merge_tile<T, Layout>(A, B, i0, j0, W0t, Wt, scratch);
+        if (!direct) target_block<other>(W, i0, j0, h, w) = Wt;
       }
     }
   });
 }
 
-/// Writes the merged W (out x in) and b (out; or empty, for a layer that has
-/// no bias and adds none, to merge W alone). W and b may be W0's and b0's
-/// own storage: see merge_weight, and the bias update is elementwise.
-template <typename T, typename W0Type, typename B0Type, typename Adapter>
-void merge(const W0Type& W0, const B0Type& b0, bool has_bias, const Adapter& ad,
-           Eigen::Ref<MatrixX<T>> W, Eigen::Ref<VectorX<T>> b) {
-  if (b.size() != 0) write_bias_without_prompt<T>(b0, has_bias, ad.D, ad.E, b);
-  merge_weight<T>(W0, ad.A, ad.B, ad.C, W, b);
+/// Writes the merged W into `W` and b into `b` (out; or empty, for a layer that
+/// has no bias and adds none, to merge W alone), W0 in storage order Layout.
+/// W and b may be W0's and b0's own storage when W has W0's storage order:
+/// see merge_weight, and the bias update is elementwise.
+template <typename T, int Layout>
+void merge_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
+                  const MergeTarget<T>& W, Eigen::Ref<VectorX<T>> b) {
+  if (b.size() != 0) write_bias_without_prompt<T>(bias_map(base), ad.D, ad.E, b);
+  VectorX<T> c;
+  if (ad.C.active()) {
+    c.resize(base.cols);
+    write_prompt<T>(ad.C, 0, c);
+  }
+  merge_weight<T, Layout>(weight_map<Layout>(base), ad.A, ad.B, c, W, b);
 }
 
 }  // namespace glora::detail

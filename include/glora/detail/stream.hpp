@@ -19,6 +19,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cstddef>
 #include <type_traits>
 
 namespace glora::detail {
@@ -33,11 +34,11 @@ template <typename Packet, int P, int K, int L, typename T>
 EIGEN_ALWAYS_INLINE void stream_rows(const T* w, Eigen::Index ldw, Eigen::Index j0, Eigen::Index j1,
                                      const T* s, Eigen::Index lds, T* z, Eigen::Index ldz) {
   using namespace Eigen::internal;
-  Packet acc[K][L];
+  Packet acc[std::size_t(K)][std::size_t(L)];
   unroll<K>(
       [&](auto k) { unroll<L>([&](auto l) { acc[k][l] = ploadu<Packet>(z + k * ldz + l * P); }); });
   for (Eigen::Index j = j0; j < j1; ++j) {
-    Packet wj[L];
+    Packet wj[std::size_t(L)];
     unroll<L>([&](auto l) { wj[l] = ploadu<Packet>(w + j * ldw + l * P); });
     unroll<K>([&](auto k) {
       const Packet sjk = pset1<Packet>(s[j + k * lds]);
@@ -95,12 +96,12 @@ EIGEN_ALWAYS_INLINE void column_sweep(const T* w, Eigen::Index ldw, Eigen::Index
   using namespace Eigen::internal;
   using Packet = typename packet_traits<T>::type;
   constexpr int P = packet_traits<T>::size;
-  Packet sv[J][K];
+  Packet sv[std::size_t(J)][std::size_t(K)];
   unroll<J>(
       [&](auto c) { unroll<K>([&](auto k) { sv[c][k] = pset1<Packet>(s[j + c + k * lds]); }); });
   Eigen::Index i = i0;
   for (; i + P <= i1; i += P) {
-    Packet wv[J];
+    Packet wv[std::size_t(J)];
     unroll<J>([&](auto c) { wv[c] = ploadu<Packet>(w + (j + c) * ldw + i); });
     unroll<K>([&](auto k) {
       Packet acc = ploadu<Packet>(z + k * ldz + i);

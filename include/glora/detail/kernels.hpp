@@ -1,0 +1,57 @@
+#pragma once
+// The entry points of the arithmetic: the unmerged forward, the backward and
+// the merge, one function template each on the scalar type and W0's storage
+// order, whatever the layer's kinds (they arrive as run-time views).
+//
+// A layer reaches them through a Kernels table picked when it is built, where
+// W0's storage order is known at compile time: a program instantiates the
+// kernels only for the storage orders it constructs layers with.
+//
+// In the compiled mode (the CMake option GLORA_COMPILED, which defines
+// GLORA_COMPILED_LIB for the library and its users) the float and double
+// instances are compiled once, into the glora library, and user code only
+// declares them.
+
+#include <glora/detail/backward.hpp>
+#include <glora/detail/forward.hpp>
+#include <glora/detail/merge.hpp>
+
+#include <Eigen/Core>
+
+namespace glora::detail {
+
+/// The kernels for one scalar type and one storage order of W0.
+template <typename T>
+struct Kernels {
+  decltype(&forward_kernel<T, Eigen::ColMajor>) forward;
+  decltype(&backward_kernel<T, Eigen::ColMajor>) backward;
+  decltype(&merge_kernel<T, Eigen::ColMajor>) merge;
+};
+
+template <typename T, int Layout>
+inline constexpr Kernels<T> kernels_for = {&forward_kernel<T, Layout>, &backward_kernel<T, Layout>,
+                                           &merge_kernel<T, Layout>};
+
+}  // namespace glora::detail
+
+#ifdef GLORA_COMPILED_LIB
+#define GLORA_KERNELS_EXTERN(T, Layout)                                                           \
+  extern template void forward_kernel<T, Layout>(                                                 \
+      const FrozenView<T>&, const AdapterView<const T>&, const Eigen::Ref<const MatrixX<T>>&,     \
+      Eigen::Ref<MatrixX<T>>, Workspace<T>&);                                                     \
+  extern template void backward_kernel<T, Layout>(                                                \
+      const FrozenView<T>&, const AdapterView<const T>&, const Eigen::Ref<const MatrixX<T>>&,     \
+      const Eigen::Ref<const MatrixX<T>>&, AdapterView<T>, bool, Eigen::Ref<MatrixX<T>>,          \
+      BackwardWorkspace<T>&);                                                                     \
+  extern template void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&, \
+                                               const MergeTarget<T>&, Eigen::Ref<VectorX<T>>);
+
+namespace glora::detail {
+GLORA_KERNELS_EXTERN(float, Eigen::ColMajor)
+GLORA_KERNELS_EXTERN(float, Eigen::RowMajor)
+GLORA_KERNELS_EXTERN(double, Eigen::ColMajor)
+GLORA_KERNELS_EXTERN(double, Eigen::RowMajor)
+}  // namespace glora::detail
+
+#undef GLORA_KERNELS_EXTERN
+#endif

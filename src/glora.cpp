@@ -1,0 +1,27 @@
+// The compiled part of glora: the kernels' float and double instances, for
+// both storage orders of W0. Programs built against this library (with
+// GLORA_COMPILED_LIB defined, as the glora::glora target does when CMake's
+// GLORA_COMPILED is ON) declare these and compile none of them.
+#ifndef GLORA_COMPILED_LIB
+#error "src/glora.cpp is glora's compiled library: build it with CMake's GLORA_COMPILED=ON"
+#endif
+
+#include <glora/detail/kernels.hpp>
+
+#define GLORA_KERNELS_INSTANTIATE(T, Layout)                                                     \
+  template void forward_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,     \
+                                          const Eigen::Ref<const MatrixX<T>>&,                   \
+                                          Eigen::Ref<MatrixX<T>>, Workspace<T>&);                \
+  template void backward_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,    \
+                                           const Eigen::Ref<const MatrixX<T>>&,                  \
+                                           const Eigen::Ref<const MatrixX<T>>&, AdapterView<T>,  \
+                                           bool, Eigen::Ref<MatrixX<T>>, BackwardWorkspace<T>&); \
+  template void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,       \
+                                        const MergeTarget<T>&, Eigen::Ref<VectorX<T>>);
+
+namespace glora::detail {
+GLORA_KERNELS_INSTANTIATE(float, Eigen::ColMajor)
+GLORA_KERNELS_INSTANTIATE(float, Eigen::RowMajor)
+GLORA_KERNELS_INSTANTIATE(double, Eigen::ColMajor)
+GLORA_KERNELS_INSTANTIATE(double, Eigen::RowMajor)
+}  // namespace glora::detail

@@ -213,8 +213,9 @@ void forward_rows_cell(benchmark::State& st, Shape s, Index batch) {
       {"unmerged/full", row_call([&] { state.full_rows.forward(X, Y); }, Y.data())},
       {"unmerged/cheap", row_call([&] { state.cheap_rows.forward(X, Y); }, Y.data())},
   };
-  side_by_side(st, rows,
-               {{"unmerged/lora", "plain"}, {"unmerged/full", "plain"}, {"unmerged/cheap", "plain"}});
+  side_by_side(
+      st, rows,
+      {{"unmerged/lora", "plain"}, {"unmerged/full", "plain"}, {"unmerged/cheap", "plain"}});
 }
 
 /// Each config's compile-time layer and the run-time configured layer set to

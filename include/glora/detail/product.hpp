@@ -50,9 +50,8 @@ void weight_product(const OrderedMap<T, Layout>& W, const Eigen::Ref<const Matri
       if (S.cols() <= max_stream_cols) return stream_product_add<T>(Wr, S, Zr);
     } else {
       if (S.cols() <= max_stream_row_major_cols) {
-        return stream_row_major_add<T>(Wr.data(), Wr.outerStride(), Wr.rows(), Wr.cols(),
-                                       S.data(), S.outerStride(), S.cols(), Zr.data(),
-                                       Zr.outerStride());
+        return stream_row_major_add<T>(Wr.data(), Wr.outerStride(), Wr.rows(), Wr.cols(), S.data(),
+                                       S.outerStride(), S.cols(), Zr.data(), Zr.outerStride());
       }
     }
     ordered_product_add<T>(Wr, ordered_map(S), Zr, thread_scratch(scratch, t).gemm);

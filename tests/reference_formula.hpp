@@ -70,6 +70,11 @@ constexpr bool is_low_rank = low_rank_traits<K>::value;
 template <class K>
 constexpr Index rank_of = low_rank_traits<K>::rank;
 
+template <class T>
+std::string type_name() {
+  return std::is_same_v<T, float> ? "float" : "double";
+}
+
 template <class K>
 const char* kind_name() {
   if constexpr (is_none<K>) {

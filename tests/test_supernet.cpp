@@ -2,10 +2,11 @@
 // supernet training steps (Supernet: reproducible uniform draws, set on the
 // layers, gradient only where the draw reads), and deploying a searched
 // configuration (set_configs, merge_all, assign into a compile-time layer,
-// its C++ type). Expected values come from the slicing rule and the layer's
-// formula written out in dynamic_formula.hpp, from sample_configs with the
-// same seed, and from the schedule written out here.
-#include "dynamic_formula.hpp"
+// its C++ type). Expected values come from the layer's formula and the
+// slicing rule written out in reference_formula.hpp and shared_tensors.hpp,
+// from sample_configs with the same seed, and from the schedule written out
+// here.
+#include "shared_tensors.hpp"
 
 #include <glora/glora.hpp>
 #include <glora/search.hpp>
@@ -23,14 +24,14 @@
 
 namespace {
 
+using glora::Choice;
 using glora::DynamicLinear;
+using glora::LayerConfig;
 using glora::SearchLayer;
 using glora::SearchSpace;
-using glora_test::Choice;
-using glora_test::LayerConfig;
+using glora::Slot;
 using glora_test::Real;
 using glora_test::RealMatrix;
-using glora_test::Slot;
 using Matrix = glora::MatrixX<double>;
 using Vector = glora::VectorX<double>;
 using Configs = std::vector<LayerConfig>;
@@ -59,7 +60,7 @@ Real forward_error(const DynamicLinear<double>& layer, const Matrix& X) {
   const Vector b0 = layer.bias();
   const Matrix W0 = layer.weight();
   const glora_test::Reference expected =
-      glora_test::shared_reference(W0, &b0, layer.adapter(), layer.config());
+      glora_test::reference_layer(W0, &b0, layer.adapter(), layer.config());
   const RealMatrix Y = glora_test::to_real(layer.forward(X));
   const RealMatrix Y_expected = expected.forward(glora_test::to_real(X));
   return (Y - Y_expected).cwiseAbs().maxCoeff() / Y_expected.cwiseAbs().maxCoeff();
@@ -150,9 +151,9 @@ TEST_CASE("deploying a searched configuration: merged, as a compile-time layer, 
   REQUIRE(merged.size() == 2);
   for (std::size_t l = 0; l < 2; ++l) {
     const Vector b0 = layers[l].bias();
-    const glora_test::Reference expected = glora_test::shared_reference(
+    const glora_test::Reference expected = glora_test::reference_layer(
         Matrix(layers[l].weight()), &b0, layers[l].adapter(), layers[l].config());
-    const glora_test::Reference size = glora_test::shared_reference(
+    const glora_test::Reference size = glora_test::reference_layer(
         Matrix(layers[l].weight()), &b0, layers[l].adapter(), layers[l].config(), true);
     CHECK(glora_test::mismatch(merged[l].weight, expected.W, size.W, 1e-12L) == "");
     CHECK(glora_test::mismatch(merged[l].bias, expected.b, size.b, 1e-12L) == "");

@@ -28,7 +28,7 @@
 //     predictions do not change and that inference costs what it cost before.
 //
 // Usage: glora_fashion_mnist [--task new-classes|rotated] [--data DIR] [--csv FILE]
-//                            [--model FILE] [--quick]
+//                            [--model FILE] [--settings LIST] [--quick]
 // Plot:  see examples/fashion_mnist/README.md
 
 #include "dataset.hpp"
@@ -43,6 +43,7 @@
 #include <glora/presets.hpp>
 #include <glora/search.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -92,8 +93,9 @@ const std::vector<Task> kTasks = {
 struct Options {
   std::string task = "new-classes";
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
-  std::string csv;    // results; empty: fashion_mnist_<task>.csv
-  std::string model;  // pretrained-model cache; empty: next to the CSV file
+  std::string csv;            // results; empty: fashion_mnist_<task>.csv
+  std::string model;          // pretrained-model cache; empty: next to the CSV file
+  std::vector<int> settings;  // images per class to run (0: all); empty: every setting
   bool quick = false;
 };
 
@@ -566,7 +568,8 @@ bool dataset_present(const std::string& dir) {
 
 int run(const Task& task, const Options& options) {
   const auto start = std::chrono::steady_clock::now();
-  const Config cfg = options.quick ? quick_config() : Config{};
+  Config cfg = options.quick ? quick_config() : Config{};
+  if (!options.settings.empty()) cfg.settings = options.settings;
   if (!dataset_present(options.data_dir)) {
     std::printf("Fashion-MNIST not found at %s; install dataset-fashion-mnist or pass --data DIR\n",
                 options.data_dir.c_str());
@@ -621,7 +624,8 @@ int run(const Task& task, const Options& options) {
 
 void print_usage(const char* program) {
   std::printf(
-      "Usage: %s [--task new-classes|rotated] [--data DIR] [--csv FILE] [--model FILE] [--quick]\n"
+      "Usage: %s [--task new-classes|rotated] [--data DIR] [--csv FILE] [--model FILE]\n"
+      "          [--settings LIST] [--quick]\n"
       "  --task NAME   new-classes (default): pretrain on five classes, adapt to the other five;\n"
       "                rotated: adapt to the ten classes rotated by 90 degrees and inverted\n"
       "  --data DIR    the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)\n"
@@ -629,8 +633,28 @@ void print_usage(const char* program) {
       "                searched configurations go next to it (<name>_search.csv)\n"
       "  --model FILE  cache of the pretrained model (default <name>_pretrained.bin next to\n"
       "                the CSV file); delete it to pretrain again\n"
+      "  --settings L  the training images per class to run, comma-separated, 0 for all of\n"
+      "                them (default 1,2,4,8,16,0); every run depends on its own setting and\n"
+      "                seed only, so a run split over processes gives the same numbers\n"
       "  --quick       a run of seconds on small subsets, to check that everything works\n",
       program);
+}
+
+/// "1,2,0" -> {1, 2, 0}; nothing unless every item is a non-negative integer.
+std::optional<std::vector<int>> parse_settings(const std::string& list) {
+  std::vector<int> settings;
+  std::size_t begin = 0;
+  while (begin <= list.size()) {
+    const std::size_t end = std::min(list.find(',', begin), list.size());
+    const std::string item = list.substr(begin, end - begin);
+    if (item.empty() || item.size() > 6 ||
+        item.find_first_not_of("0123456789") != std::string::npos) {
+      return std::nullopt;
+    }
+    settings.push_back(std::stoi(item));
+    begin = end + 1;
+  }
+  return settings;
 }
 
 /// Parses the command line; nothing on success, else the exit code to return.
@@ -648,6 +672,16 @@ std::optional<int> parse(int argc, char** argv, Options& options) {
       options.csv = argv[++i];
     } else if (arg == "--model" && has_value) {
       options.model = argv[++i];
+    } else if (arg == "--settings" && has_value) {
+      const std::optional<std::vector<int>> settings = parse_settings(argv[++i]);
+      if (!settings) {
+        std::fprintf(stderr,
+                     "--settings '%s': expected images per class separated by commas, e.g. "
+                     "1,2,0 (0: all)\n",
+                     argv[i]);
+        return 2;
+      }
+      options.settings = *settings;
     } else if (arg == "--help" || arg == "-h") {
       print_usage(argv[0]);
       return 0;

@@ -4,7 +4,7 @@
 
 int main() {
   const glora::Linear<float, glora::Vector> layer(glora::MatrixX<float>::Zero(3, 2),
-                                                   glora::VectorX<float>::Zero(3));
+                                                  glora::VectorX<float>::Zero(3));
   const glora::MatrixX<double> X = glora::MatrixX<double>::Zero(2, 4);
   const glora::MatrixX<float> Y = layer.forward(X);
   return static_cast<int>(Y(0, 0));

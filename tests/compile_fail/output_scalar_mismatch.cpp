@@ -4,7 +4,7 @@
 
 int main() {
   const glora::Linear<float, glora::Vector> layer(glora::MatrixX<float>::Zero(3, 2),
-                                                   glora::VectorX<float>::Zero(3));
+                                                  glora::VectorX<float>::Zero(3));
   const glora::MatrixX<float> X = glora::MatrixX<float>::Zero(2, 4);
   glora::MatrixX<double> Y(3, 4);
   layer.forward(X, Y);

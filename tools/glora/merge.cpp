@@ -101,7 +101,9 @@ std::string tensor_text(const io::TensorInfo& t) {
   return std::string(io::dtype_name(t.dtype)) + " " + io::shape_string(t.shape);
 }
 
-void print_dry_run(const std::vector<LayerPlan>& layers, const std::vector<OutputShard>& shards) {
+void print_dry_run(const std::string& adapter, const std::string& base,
+                   const std::vector<LayerPlan>& layers, const std::vector<OutputShard>& shards) {
+  std::printf("%s into %s:\n", adapter.c_str(), base.c_str());
   for (const LayerPlan& layer : layers) {
     const std::string name =
         layer.layer == layer.module ? layer.layer : layer.layer + " -> " + layer.module;
@@ -215,7 +217,7 @@ int merge_command(const std::vector<std::string>& args) {
   if (quiet) return 0;
   note_added_biases(layers);  // once it is done: a failure prints its one line alone
   if (dry_run) {
-    print_dry_run(layers, shards);
+    print_dry_run(adapter_path, base_path, layers, shards);
   } else {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -74,6 +74,13 @@ void take_rows(const DynamicAdapter<T>& full, Eigen::Index i0, Eigen::Index h,
 
 }  // namespace
 
+void release_block(const io::SafetensorsFile& file, const unsigned char* tensor,
+                   const unsigned char* first, std::size_t n) {
+  constexpr std::size_t behind = std::size_t(2) << 20;
+  const std::size_t back = std::min<std::size_t>(behind, static_cast<std::size_t>(first - tensor));
+  file.release(first - back, n + back);
+}
+
 template <typename T>
 void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
                  DynamicAdapter<T> adapter, io::SafetensorsWriter& out, Progress& progress,
@@ -121,7 +128,7 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
     view.merge_into(W, Eigen::Map<VectorX<T>>(bias.data() + i0, h));
     part = std::move(view.adapter());
     out.write_values(merged.data(), values);
-    shard.release(rows, values * stored_size);
+    release_block(shard, stored, rows, values * stored_size);
     progress.add_bytes(values * stored_size);  // the output keeps the base's dtype
   }
   if (layer.writes_bias()) {

@@ -16,6 +16,15 @@
 
 namespace glora::cli {
 
+/// Gives back the pages of the block [first, first + n) of the tensor that
+/// starts at `tensor` in `file`, once the block is used. The kernel maps
+/// pages around each fault (up to a large folio of the page cache), so a
+/// fault in this block may have mapped the end of the one before again: the
+/// range released reaches back up to 2 MB (not before the tensor), which
+/// keeps what stays mapped bounded instead of growing with every block.
+void release_block(const io::SafetensorsFile& file, const unsigned char* tensor,
+                   const unsigned char* first, std::size_t n);
+
 /// Writes the merged <module>.weight of `layer` (the next tensor of `out`)
 /// and, when the output has one, its <module>.bias right after, in their
 /// declared dtypes. T is float (F32, BF16 and F16 weights) or double (F64);

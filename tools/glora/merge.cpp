@@ -47,7 +47,8 @@ const char* const merge_help =
     "  --dry-run          check that every adapter layer finds its base tensors, write nothing\n"
     "  --force            replace OUT if it exists\n"
     "  --quiet            print nothing but errors\n"
-    "  --block-size SIZE  merge at most SIZE bytes of a weight at once (default 4M; K, M, G)\n"
+    "  --block-size SIZE  merge at most SIZE bytes of a weight (as float; double for F64) at\n"
+    "                     once (default 512K; K, M, G)\n"
     "\n"
     "F32 and F64 weights are merged in their own precision, BF16 and F16 weights in float and\n"
     "rounded once. A layer without a bias whose adapter adds one (C or E) gets <module>.bias.\n"
@@ -55,7 +56,7 @@ const char* const merge_help =
 
 namespace {
 
-constexpr std::size_t default_block_size = std::size_t(4) << 20;
+constexpr std::size_t default_block_size = std::size_t(512) << 10;
 
 /// "4M" -> 4194304: bytes, with an optional K, M or G (powers of 1024).
 std::size_t parse_size(const std::optional<std::string>& text) {
@@ -127,7 +128,7 @@ void copy_tensor(const io::SafetensorsFile& shard, const io::TensorInfo& t,
   for (std::uint64_t done = 0; done < t.bytes();) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_bytes, t.bytes() - done));
     out.write(bytes + done, n);
-    shard.release(bytes + done, n);
+    release_block(shard, bytes, bytes + done, n);
     progress.add_bytes(n);
     done += n;
   }

@@ -41,6 +41,9 @@ struct SlotView {
   MatrixMap<S> down = matrix_map<S>(nullptr, 0, 0, 1);
   MatrixMap<S> up = matrix_map<S>(nullptr, 0, 0, 1);
 
+  SlotView() = default;
+  SlotView(Kind k, MatrixMap<S> d, MatrixMap<S> u) : kind(k), down(d), up(u) {}
+  SlotView(const SlotView&) = default;
   // Assigning an Eigen::Map copies the values it points at, not the pointer:
   // a view is made once and never reassigned.
   SlotView& operator=(const SlotView&) = delete;

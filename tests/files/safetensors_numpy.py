@@ -74,18 +74,12 @@ def read_raw(path):
 
 def read(path):
     """dict name -> float64 array (F16, F32, F64, BF16), and the metadata."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    metadata = header.pop("__metadata__", {})
+    tensors, metadata = read_raw(path)
     out = {}
-    for name, entry in header.items():
-        begin, end = entry["data_offsets"]
-        raw = data[8 + n + begin : 8 + n + end]
-        if entry["dtype"] == "BF16":
+    for name, (dtype, shape, raw) in tensors.items():
+        if dtype == "BF16":
             values = bf16_values(np.frombuffer(raw, dtype="<u2"))
         else:
-            values = np.frombuffer(raw, dtype=np.dtype(_DTYPES[entry["dtype"]]).newbyteorder("<"))
-        out[name] = values.astype(np.float64).reshape(entry["shape"])
+            values = np.frombuffer(raw, dtype=np.dtype(_DTYPES[dtype]).newbyteorder("<"))
+        out[name] = values.astype(np.float64).reshape(shape)
     return out, metadata

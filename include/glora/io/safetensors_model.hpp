@@ -12,7 +12,6 @@
 
 #include <glora/io/atomic_file.hpp>
 #include <glora/io/file_error.hpp>
-#include <glora/io/mapped_file.hpp>
 #include <glora/io/safetensors_file.hpp>
 #include <glora/io/safetensors_header.hpp>
 
@@ -55,13 +54,7 @@ struct ShardIndex {
 /// plain file name (no folder part), so that an index cannot point outside
 /// its folder.
 inline ShardIndex read_shard_index(const std::string& path) {
-  const MappedFile bytes(path);
-  const auto* text = reinterpret_cast<const char*>(bytes.data());
-  const nlohmann::json json =
-      detail::parse_strict_json(path, "the file", text, text + bytes.size());
-  if (!json.is_object()) {
-    detail::fail(path, "is " + std::string(json.type_name()) + ", not a JSON object");
-  }
+  const nlohmann::json json = detail::read_json_object(path);
   ShardIndex index;
   if (json.contains("metadata")) {
     if (!json["metadata"].is_object()) {

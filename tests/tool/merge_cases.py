@@ -123,9 +123,7 @@ def check_case(folder, name, adapter, layers, dtype, sharded, prefix, block):
 
 def main():
     folder = sys.argv[1]
-    write_test_files_main = tf.write_test_files.main
-    sys.argv = [sys.argv[0], folder]
-    write_test_files_main()  # the adapters: py_adapters.safetensors, peft_lora/, peft_named/
+    tf.fresh_folder_with_adapters(folder)
     cases = [check_case(folder, *case) for case in CASES]
     with open(os.path.join(folder, "cases.json"), "w") as f:
         json.dump(cases, f, indent=2)

@@ -6,17 +6,11 @@ Usage: test_inspect.py WORK_FOLDER   (the tool: the environment variable GLORA_T
 
 import json
 import os
-import shutil
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print(f"skipped: {sys.executable} cannot import numpy")
-    sys.exit(77)
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tool_files as tf  # noqa: E402
+import tool_files as tf  # noqa: E402  (exits as skipped where NumPy is missing)
+from tool_files import np  # noqa: E402
 
 
 def parameters(config, out, inp):
@@ -140,10 +134,7 @@ def check_model(folder):
 
 def main():
     folder = sys.argv[1]
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
-    sys.argv = [sys.argv[0], folder]
-    tf.write_test_files.main()
+    tf.fresh_folder_with_adapters(folder)
     check_glora_file(os.path.join(folder, "py_adapters.safetensors"))
     check_peft(os.path.join(folder, "peft_lora"))
     check_model(folder)

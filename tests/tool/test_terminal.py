@@ -6,18 +6,12 @@ Usage: test_terminal.py WORK_FOLDER   (the tool: GLORA_TOOL; the README: GLORA_R
 
 import os
 import pty
-import shutil
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print(f"skipped: {sys.executable} cannot import numpy")
-    sys.exit(77)
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tool_files as tf  # noqa: E402
+import tool_files as tf  # noqa: E402  (exits as skipped where NumPy is missing)
+from tool_files import np  # noqa: E402
 
 
 def on_terminal(*args):
@@ -41,10 +35,7 @@ def on_terminal(*args):
 
 def main():
     d = sys.argv[1]
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    sys.argv = [sys.argv[0], d]
-    tf.write_test_files.main()
+    tf.fresh_folder_with_adapters(d)
     rng = np.random.default_rng(5)
     base, adapter, out = f"{d}/model.safetensors", f"{d}/peft_lora", f"{d}/merged.safetensors"
     tf.write_model(base, {"model.layers.0.self_attn.q_proj.weight": ("BF16", rng.uniform(-1, 1, (6, 5))),

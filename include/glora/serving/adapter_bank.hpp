@@ -247,7 +247,8 @@ class BankBase {
     Dense<T> merged;
     merged.weight.resize(out_features(), in_features());
     merged.bias.setZero(out_features());
-    frozen_.kernels->merge(frozen_view(frozen_), entry ? entry->view : AdapterView<const T>{},
+    const AdapterView<const T>& view = entry ? entry->view : base_view_;
+    frozen_.kernels->merge(frozen_view(frozen_), view,
                            MergeTarget<T>{merged.weight.data(), merged.weight.outerStride(), false},
                            merged.bias);
     return merged;

@@ -41,6 +41,7 @@ struct Workspace {
   VectorX<T> stacked;      ///< one block's right-hand sides that share one pass over W0
   VectorX<T> gathered;     ///< one block of X, its columns in the order of their groups
   VectorX<T> low_rank;     ///< B's up times one block of X
+  VectorX<T> transposed;   ///< B's up, transposed
   VectorX<T> column_sums;  ///< one block of X's column sums, for a vector or scalar B
   VectorX<T> bias;         ///< each group's bias b0 + b0 ⊙ D + E + W0 c (out x groups)
   VectorX<T> prompt;       ///< each group's prompt c (in x groups with a prompt)

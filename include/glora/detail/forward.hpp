@@ -9,16 +9,20 @@
 // whatever its adapter, shares one pass. A group is the columns of one
 // adapter; per column j of group g:
 //
-// Factored. Every term that needs W0 is one product Z = W0 · S, S holding
-//   low-rank A:       x_j + c_g, u_1 ⊙ x_j, ..., u_r ⊙ x_j   (u_k: row k of g's A up)
-//                     y_j = z_j + Σ_k d_k ⊙ z_{j,k}           (d_k: column k of g's A down)
-//   vector/scalar A:  x_j, and c_g once per group;  y_j = (1 + a) ⊙ z_j, W0 c_g into g's bias
-//   no A:             x_j + c_g
-// W0 x and W0 c are both unscaled when A is low-rank or absent, so c rides in
-// x. A narrow S (small batches) goes to a streaming kernel that reads W0 once.
-// Cost: 1 + r multiply-adds per column per entry of W0.
+// Direct (no low-rank A). Z = W0 X, X read where it is; a vector or scalar A
+// scales z_j's rows by 1 + a; W0 c_g is added to g's bias from the same tiles
+// of W0, once per call.
 //
-// Tiled (low-rank A and groups of many columns). W0 ⊙ (1 + Ad Au) is formed a
+// Stacked (low-rank A, columns of few per adapter). Every term that needs W0
+// is one product Z = W0 · S, S holding per column j of group g
+//   x_j + c_g, u_1 ⊙ x_j, ..., u_r ⊙ x_j    (u_k: row k of g's A up)
+// and y_j = z_j + Σ_k d_k ⊙ z_{j,k} (d_k: column k of g's A down). W0 x and
+// W0 c are both unscaled, so c rides in x. Cost: 1 + r multiply-adds per
+// column per entry of W0. A narrow batch stacks its prompts too (c_g as a
+// column of its own for a vector or scalar A), so that the streaming kernel
+// reads W0 once for everything.
+//
+// Tiled (low-rank A, groups of many columns). W0 ⊙ (1 + Ad Au) is formed a
 // tile at a time, per group, and multiplied into the group's columns while the
 // tile is in cache: per entry of W0, one multiply-add per column and r + 2 per
 // group and block of columns; never a full copy of W.
@@ -75,19 +79,32 @@ struct GroupedBatch {
   const AdapterView<const T>& adapter(Eigen::Index g) const { return *adapters[g]; }
 };
 
+/// The three ways a call can run (see the top of this file).
+enum class ForwardPath { direct, stacked, tiled };
+
 /// How a call runs.
 struct ForwardPlan {
-  bool tiled = false;           ///< low-rank A's through tiles of the adapted weight
+  ForwardPath path = ForwardPath::direct;
   Eigen::Index block_cols = 0;  ///< positions per block of columns
   Eigen::Index tile_rows = 0;   ///< rows per tile of the output; 0: a thread's whole range
+
+  bool stacked() const { return path == ForwardPath::stacked; }
+  bool tiled() const { return path == ForwardPath::tiled; }
 };
 
-/// Whether group g's prompt c rides in its columns of S (x + c), in the
-/// factored path: W0 c then comes out of the product unscaled, as it must,
+/// Whether a group's prompt c rides in its columns of S (x + c), on the
+/// stacked path: W0 c then comes out of the product unscaled, as it must,
 /// when A is low-rank (its factors multiply x alone) or absent.
 template <typename S>
-bool prompt_rides(const AdapterView<S>& ad, bool tiled) {
-  return !tiled && ad.C.active() && (ad.A.is(Kind::low_rank) || !ad.A.active());
+bool prompt_rides(const AdapterView<S>& ad, const ForwardPlan& plan) {
+  return plan.stacked() && ad.C.active() && (ad.A.is(Kind::low_rank) || !ad.A.active());
+}
+
+/// Whether a group's W0 c is a column of S of its own (stacked path, vector
+/// or scalar A), rather than riding in x or added from the tiles of W0.
+template <typename S>
+bool prompt_column(const AdapterView<S>& ad, const ForwardPlan& plan) {
+  return plan.stacked() && ad.C.active() && !prompt_rides(ad, plan);
 }
 
 /// A block of positions [first, end) and the groups [first_group, end_group)
@@ -130,31 +147,35 @@ void for_each_block(const GroupedBatch<T>& batch, Eigen::Index block_cols, F&& f
   }
 }
 
-/// Chooses the path, factored or tiled, by the multiply-adds each spends per
-/// entry of W0, and the sizes of blocks and tiles.
+/// Chooses the path by the multiply-adds each spends per entry of W0, and
+/// the sizes of blocks and tiles.
 template <typename T>
 ForwardPlan plan_forward(const GroupedBatch<T>& batch) {
-  Eigen::Index factors = 0, own_prompts = 0, max_rank = 0, prompts = 0;
+  Eigen::Index factors = 0, max_rank = 0, prompts = 0, unscaled_prompts = 0;
   for (Eigen::Index g = 0; g < batch.groups; ++g) {
     const AdapterView<const T>& ad = batch.adapter(g);
     factors += ad.A.rank() * (batch.start[g + 1] - batch.start[g]);
     max_rank = std::max(max_rank, ad.A.rank());
     if (ad.C.active()) ++prompts;
-    if (ad.C.active() && !prompt_rides(ad, false)) ++own_prompts;
+    if (ad.C.active() && (ad.A.is(Kind::vector) || ad.A.is(Kind::scalar))) ++unscaled_prompts;
   }
   const Eigen::Index N = batch.size();
-  const Eigen::Index factored = N + factors + own_prompts;
-  if (factored <= max_stream_cols) return {false, N, 0};
-  if (factors > 0) {
-    Eigen::Index tiled = N + prompts;
-    for_each_block(batch, forward_block_cols, [&](const ColumnBlock& block) {
-      for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
-        if (batch.adapter(g).A.is(Kind::low_rank)) tiled += batch.adapter(g).A.rank() + 2;
-      }
-    });
-    if (tiled < factored) return {true, forward_block_cols, forward_tile_rows};
+  const Eigen::Index stacked = N + factors + unscaled_prompts;
+  // Narrow: one block, each thread's rows in one tile, one pass over W0.
+  if (stacked <= max_stream_cols) {
+    const bool stack = factors > 0 || prompts > 0;
+    return {stack ? ForwardPath::stacked : ForwardPath::direct, N, 0};
   }
-  return {false, std::max<Eigen::Index>(forward_block_cols / (1 + max_rank), 1), forward_tile_rows};
+  if (factors == 0) return {ForwardPath::direct, forward_block_cols, forward_tile_rows};
+  Eigen::Index tiled = N + prompts;
+  for_each_block(batch, forward_block_cols, [&](const ColumnBlock& block) {
+    for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+      if (batch.adapter(g).A.is(Kind::low_rank)) tiled += batch.adapter(g).A.rank() + 2;
+    }
+  });
+  if (tiled < stacked) return {ForwardPath::tiled, forward_block_cols, forward_tile_rows};
+  return {ForwardPath::stacked, std::max<Eigen::Index>(forward_block_cols / (1 + max_rank), 1),
+          forward_tile_rows};
 }
 
 /// What a call keeps per group, in its workspace.
@@ -229,19 +250,20 @@ BlockTerms<T> prepare_b_terms(const GroupedBatch<T>& batch, const ColumnBlock& b
   grow(ws.column_sums, block.size());
   BlockTerms<T> terms{scratch_matrix(ws.low_rank, rank, block.size()),
                       Eigen::Map<VectorX<T>>(ws.column_sums.data(), block.size())};
-  reserve_threads(ws.threads, 1);
-  GemmBuffers<T>& gemm = thread_scratch(ws.threads, 0).gemm;
   for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
     const SlotView<const T>& B = batch.adapter(g).B;
     const Run run = run_in(batch, block, g);
     const Eigen::Index at = run.begin - block.first;
-    const auto xs = x.middleCols(at, run.size());
     if (B.is(Kind::low_rank)) {
-      auto t = terms.low_rank.block(0, at, B.rank(), run.size());
-      t.setZero();
-      product_add<T>(B.up, xs, t, gemm);
+      // up · x_j as r dot products on a transposed copy of up: a GEMM here
+      // would pack the block of X a second time, for r rows of output.
+      auto up_rows = scratch_matrix(ws.transposed, x.rows(), B.rank());
+      up_rows = B.up.transpose();
+      for (Eigen::Index j = at; j < at + run.size(); ++j) {
+        terms.low_rank.col(j).head(B.rank()).noalias() = up_rows.transpose() * x.col(j);
+      }
     } else if (B.is(Kind::vector) || B.is(Kind::scalar)) {
-      for (Eigen::Index j = 0; j < run.size(); ++j) terms.sums(at + j) = xs.col(j).sum();
+      for (Eigen::Index j = at; j < at + run.size(); ++j) terms.sums(j) = x.col(j).sum();
     }
   }
   return terms;
@@ -252,12 +274,11 @@ BlockTerms<T> prepare_b_terms(const GroupedBatch<T>& batch, const ColumnBlock& b
 /// first block, one column c per prompt that does not ride; records where
 /// each group's own columns start.
 template <typename T>
-Eigen::Map<MatrixX<T>> build_stacked(const GroupedBatch<T>& batch, const ColumnBlock& block,
-                                     const MatrixMap<const T>& x, const GroupTerms<T>& groups,
-                                     Workspace<T>& ws) {
+MatrixMap<const T> build_stacked(const GroupedBatch<T>& batch, const ForwardPlan& plan,
+                                 const ColumnBlock& block, const MatrixMap<const T>& x,
+                                 const GroupTerms<T>& groups, Workspace<T>& ws) {
   const auto owns_prompt_column = [&](Eigen::Index g) {
-    const AdapterView<const T>& ad = batch.adapter(g);
-    return block.carries_prompts && ad.C.active() && !prompt_rides(ad, false);
+    return block.carries_prompts && prompt_column(batch.adapter(g), plan);
   };
   Eigen::Index cols = block.size();
   std::fill(ws.stacked_index.begin(), ws.stacked_index.end(), -1);
@@ -275,7 +296,7 @@ Eigen::Map<MatrixX<T>> build_stacked(const GroupedBatch<T>& batch, const ColumnB
     const AdapterView<const T>& ad = batch.adapter(g);
     const Run run = run_in(batch, block, g);
     const Eigen::Index at = run.begin - block.first;
-    if (prompt_rides(ad, false)) {
+    if (prompt_rides(ad, plan)) {
       for (Eigen::Index j = at; j < at + run.size(); ++j) S.col(j) += groups.prompt_of(g);
     }
     for (Eigen::Index k = 0; k < ad.A.rank(); ++k) {
@@ -286,15 +307,15 @@ Eigen::Map<MatrixX<T>> build_stacked(const GroupedBatch<T>& batch, const ColumnB
   for (Eigen::Index g = 0; g < batch.groups; ++g) {
     if (owns_prompt_column(g)) S.col(groups.own_column(g)) = groups.prompt_of(g);
   }
-  return S;
+  return matrix_map<const T>(S.data(), S.rows(), S.cols(), S.rows());
 }
 
 /// Writes rows [i0, i0 + h) of the block's columns of Y from Z, the tile of
-/// the product (factored: W0 · S; tiled: each column's adapted weight times
-/// it), adding A's factors or scaling, B's term and the bias: one pass over
-/// each column of the tile while it is in cache.
+/// the product (W0 · S, W0 · X, or each column's adapted weight times it),
+/// adding A's factors or scaling, B's term and the bias: one pass over each
+/// column of the tile while it is in cache.
 template <typename T>
-void finish_tile(const GroupedBatch<T>& batch, const ColumnBlock& block, bool tiled,
+void finish_tile(const GroupedBatch<T>& batch, const ForwardPlan& plan, const ColumnBlock& block,
                  const GroupTerms<T>& groups, const BlockTerms<T>& terms, Eigen::Index i0,
                  Eigen::Index h, const Eigen::Map<MatrixX<T>>& Z, Eigen::Ref<MatrixX<T>> Y) {
   for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
@@ -309,7 +330,7 @@ void finish_tile(const GroupedBatch<T>& batch, const ColumnBlock& block, bool ti
       switch (A.kind) {
         case Kind::low_rank:
           y = Z.col(z);
-          if (!tiled) {
+          if (plan.stacked()) {
             const Eigen::Index factor = groups.own_column(g) + (p - run.begin);
             for (Eigen::Index k = 0; k < A.rank(); ++k) {
               y += A.down.col(k).segment(i0, h).cwiseProduct(Z.col(factor + k * run.size()));
@@ -337,19 +358,36 @@ void finish_tile(const GroupedBatch<T>& batch, const ColumnBlock& block, bool ti
   }
 }
 
-/// Factored path, one tile: Z = W0(rows) · S, then, in the first block, W0 c
-/// of the prompts that have a column of S into their groups' bias.
-template <typename T, int Layout>
-void factored_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
-                   const ColumnBlock& block, GroupTerms<T>& groups, const Eigen::Map<MatrixX<T>>& S,
-                   Eigen::Index i0, Eigen::Index h, Eigen::Map<MatrixX<T>>& Z,
-                   ThreadScratch<T>& scratch) {
-  Z.setZero();
-  serial_weight_product_add<T>(weight_rows(W0, i0, h), S, Z, scratch.gemm);
-  if (!block.carries_prompts) return;
+/// Adds W0t · c (W0t: rows [i0, i0 + h) and columns [j0, j0 + w) of W0) to
+/// the bias of every group with a prompt that is not a product of its own:
+/// W0 c from tiles of W0 that are in cache anyway.
+template <typename T, typename W0Tile>
+void add_prompt_products(const GroupedBatch<T>& batch, const ForwardPlan& plan,
+                         GroupTerms<T>& groups, const W0Tile& W0t, Eigen::Index i0,
+                         Eigen::Index j0) {
   for (Eigen::Index g = 0; g < batch.groups; ++g) {
     const AdapterView<const T>& ad = batch.adapter(g);
-    if (ad.C.active() && !prompt_rides(ad, false)) {
+    if (!ad.C.active() || prompt_rides(ad, plan) || prompt_column(ad, plan)) continue;
+    groups.bias.col(g).segment(i0, W0t.rows()).noalias() +=
+        W0t * groups.prompt_of(g).segment(j0, W0t.cols());
+  }
+}
+
+/// Direct or stacked path, one tile: Z = W0(rows) · S (S is the block of X
+/// itself on the direct path); in the first block, W0 c into the bias of each
+/// group with a prompt, from S's own column or from the tile of W0.
+template <typename T, int Layout>
+void product_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
+                  const ForwardPlan& plan, const ColumnBlock& block, GroupTerms<T>& groups,
+                  const MatrixMap<const T>& S, Eigen::Index i0, Eigen::Index h,
+                  Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
+  const auto W0r = weight_rows(W0, i0, h);
+  Z.setZero();
+  serial_weight_product_add<T>(W0r, S, Z, scratch.gemm);
+  if (!block.carries_prompts) return;
+  add_prompt_products(batch, plan, groups, W0r, i0, 0);
+  for (Eigen::Index g = 0; g < batch.groups; ++g) {
+    if (prompt_column(batch.adapter(g), plan)) {
       groups.bias.col(g).segment(i0, h) += Z.col(groups.own_column(g));
     }
   }
@@ -361,9 +399,9 @@ void factored_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch
 /// W0 c of every prompt to its group's bias from the same tiles.
 template <typename T, int Layout>
 void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
-                const ColumnBlock& block, GroupTerms<T>& groups, const MatrixMap<const T>& x,
-                Eigen::Index i0, Eigen::Index h, Eigen::Map<MatrixX<T>>& Z,
-                ThreadScratch<T>& scratch) {
+                const ForwardPlan& plan, const ColumnBlock& block, GroupTerms<T>& groups,
+                const MatrixMap<const T>& x, Eigen::Index i0, Eigen::Index h,
+                Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
   using Tile =
       Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>, 0, Eigen::OuterStride<>>;
   const Eigen::Index n = W0.cols();
@@ -372,12 +410,7 @@ void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
   for (Eigen::Index j0 = 0; j0 < n; j0 += forward_tile_cols) {
     const Eigen::Index w = std::min(forward_tile_cols, n - j0);
     const auto W0t = W0.block(i0, j0, h, w);
-    if (block.carries_prompts) {
-      for (Eigen::Index g = 0; g < batch.groups; ++g) {
-        if (!batch.adapter(g).C.active()) continue;
-        groups.bias.col(g).segment(i0, h).noalias() += W0t * groups.prompt_of(g).segment(j0, w);
-      }
-    }
+    if (block.carries_prompts) add_prompt_products(batch, plan, groups, W0t, i0, j0);
     for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
       const SlotView<const T>& A = batch.adapter(g).A;
       const Run run = run_in(batch, block, g);
@@ -407,9 +440,9 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
   for_each_block(batch, plan.block_cols, [&](const ColumnBlock& block) {
     const MatrixMap<const T> x = block_input(batch, block, X, ws);
     const BlockTerms<T> terms = prepare_b_terms<T>(batch, block, x, ws);
-    const Eigen::Map<MatrixX<T>> S = plan.tiled ? Eigen::Map<MatrixX<T>>(nullptr, 0, 0)
-                                                : build_stacked<T>(batch, block, x, groups, ws);
-    const Eigen::Index z_cols = plan.tiled ? block.size() : S.cols();
+    const MatrixMap<const T> S =
+        plan.stacked() ? build_stacked<T>(batch, plan, block, x, groups, ws) : x;
+    const Eigen::Index z_cols = S.cols();
     const int threads = row_threads(double(W0.size()) * double(z_cols));
     reserve_threads(ws.threads, threads);
     for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
@@ -418,12 +451,12 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
       for (Eigen::Index i0 = begin; i0 < end; i0 += tile) {
         const Eigen::Index h = std::min(tile, end - i0);
         auto Z = scratch_matrix(scratch.product, h, z_cols);
-        if (plan.tiled) {
-          tiled_tile<T>(W0, batch, block, groups, x, i0, h, Z, scratch);
+        if (plan.tiled()) {
+          tiled_tile<T>(W0, batch, plan, block, groups, x, i0, h, Z, scratch);
         } else {
-          factored_tile<T>(W0, batch, block, groups, S, i0, h, Z, scratch);
+          product_tile<T>(W0, batch, plan, block, groups, S, i0, h, Z, scratch);
         }
-        finish_tile<T>(batch, block, plan.tiled, groups, terms, i0, h, Z, Y);
+        finish_tile<T>(batch, plan, block, groups, terms, i0, h, Z, Y);
       }
     });
   });

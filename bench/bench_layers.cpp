@@ -7,6 +7,9 @@
 // summarised over the turns (see side_by_side.hpp). forward/<shape>/b<batch> has
 // plain, dense and unmerged/<config>; merge/<shape> has copy and merge. The
 // naive rows are benchmarks of their own, naive/<shape>/<config>/b<batch>.
+// rows/<shape>/b<batch> repeats the forward cell over row-major weights
+// (PyTorch's layout), merge_rows/<shape> the merge cell; run_time/<shape>/b<batch>
+// times each config's compile-time layer against the run-time configured one.
 // bench/report.py turns one run's JSON into the tables.
 //   plain     Y = W X + b written directly in Eigen (the baseline)
 //   dense     Dense::forward of the merged layer
@@ -14,6 +17,7 @@
 //   naive     the adapter's W and b evaluated in full on every call, then W X + b
 //   copy      a plain copy of W0 (what merging cannot beat)
 //   merge     Linear::merge_into with LowRank-8 A and B
+//   dynamic   DynamicLinear::forward set to the config of the row it is paired with
 
 #include "side_by_side.hpp"
 
@@ -55,16 +59,28 @@ using Full = glora::Linear<T, glora::LowRank<4>, glora::LowRank<4>, glora::LowRa
 using Cheap =
     glora::Linear<T, glora::Vector, glora::LowRank<4>, glora::Vector, glora::Scalar, glora::Vector>;
 using Merging = glora::Linear<T, glora::LowRank<8>, glora::LowRank<8>>;
+using RowMajorMatrix = glora::RowMajorMatrixX<T>;
 
 std::string shape_name(const Shape& s) {
   return std::to_string(s.out) + "x" + std::to_string(s.in);
 }
 
-/// Random values in [-1, 1) for every tensor, so that no term vanishes.
-template <typename Layer>
+/// Random values in [-1, 1) for every tensor, so that no term vanishes. With
+/// Weight = RowMajorMatrix the layer keeps W0 row-major.
+template <typename Layer, typename Weight = Matrix>
 Layer random_layer(const Shape& s) {
-  Layer layer(Matrix::Random(s.out, s.in), Vector::Random(s.out));
-  layer.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
+  Layer layer(Weight(Matrix::Random(s.out, s.in)), Vector::Random(s.out));
+  glora::for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); }, layer.adapter());
+  return layer;
+}
+
+/// The run-time configured layer of `fixed`'s configuration over copies of its
+/// base and tensors.
+template <typename Layer>
+glora::DynamicLinear<T> run_time_copy(const Layer& fixed) {
+  const glora::DynamicAdapter<T> tensors = glora::to_dynamic(fixed.adapter());
+  glora::DynamicLinear<T> layer(Matrix(fixed.weight()), Vector(fixed.bias()), tensors.config);
+  layer.adapter() = tensors;
   return layer;
 }
 
@@ -111,6 +127,15 @@ struct ShapeState {
   Lora lora;
   Full full;
   Cheap cheap;
+  // The same configs over row-major weights, with their own merged copies.
+  Lora lora_rows;
+  Full full_rows;
+  Cheap cheap_rows;
+  std::array<RowMajorMatrix, 2> merged_rows;
+  // The run-time configured layer of each config.
+  glora::DynamicLinear<T> lora_dynamic;
+  glora::DynamicLinear<T> full_dynamic;
+  glora::DynamicLinear<T> cheap_dynamic;
   // Two copies of any merged layer (the dense and plain rows only need a W and
   // a b), one for each row, swapped from one turn to the next. Each row reads a
   // matrix of its own, so every matrix gets the same passes per turn (with
@@ -120,10 +145,18 @@ struct ShapeState {
   // a matrix each); the swap gives both rows both copies, which can run a GEMV
   // up to 7% apart from where they land in memory.
   std::array<glora::Dense<T>, 2> merged;
+
   explicit ShapeState(const Shape& s)
       : lora(random_layer<Lora>(s)),
         full(random_layer<Full>(s)),
         cheap(random_layer<Cheap>(s)),
+        lora_rows(random_layer<Lora, RowMajorMatrix>(s)),
+        full_rows(random_layer<Full, RowMajorMatrix>(s)),
+        cheap_rows(random_layer<Cheap, RowMajorMatrix>(s)),
+        merged_rows{full_rows.merge().weight, full_rows.merge().weight},
+        lora_dynamic(run_time_copy(lora)),
+        full_dynamic(run_time_copy(full)),
+        cheap_dynamic(run_time_copy(cheap)),
         merged{full.merge(), full.merge()} {}
 };
 
@@ -162,6 +195,47 @@ void forward_cell(benchmark::State& st, Shape s, Index batch) {
                 {"unmerged/cheap", "dense"}});
 }
 
+/// forward_cell over row-major weights: plain Eigen with a row-major W (the
+/// merged row-major layer's forward) and the unmerged forward of each config.
+void forward_rows_cell(benchmark::State& st, Shape s, Index batch) {
+  ShapeState& state = state_for(s);
+  const Matrix X = Matrix::Random(s.in, batch);
+  Matrix Y(s.out, batch);
+  const Vector& b = state.merged[0].bias;
+  const std::vector<Row> rows = {
+      {"plain", row_call(
+                    [&](std::size_t turn) {
+                      Y.noalias() = state.merged_rows[turn % 2] * X;
+                      Y.colwise() += b;
+                    },
+                    Y.data())},
+      {"unmerged/lora", row_call([&] { state.lora_rows.forward(X, Y); }, Y.data())},
+      {"unmerged/full", row_call([&] { state.full_rows.forward(X, Y); }, Y.data())},
+      {"unmerged/cheap", row_call([&] { state.cheap_rows.forward(X, Y); }, Y.data())},
+  };
+  side_by_side(
+      st, rows,
+      {{"unmerged/lora", "plain"}, {"unmerged/full", "plain"}, {"unmerged/cheap", "plain"}});
+}
+
+/// Each config's compile-time layer and the run-time configured layer set to
+/// that config, over equal copies of one base and one set of tensors.
+void run_time_cell(benchmark::State& st, Shape s, Index batch) {
+  ShapeState& state = state_for(s);
+  const Matrix X = Matrix::Random(s.in, batch);
+  Matrix Y(s.out, batch);
+  const std::vector<Row> rows = {
+      {"lora", row_call([&] { state.lora.forward(X, Y); }, Y.data())},
+      {"dynamic/lora", row_call([&] { state.lora_dynamic.forward(X, Y); }, Y.data())},
+      {"full", row_call([&] { state.full.forward(X, Y); }, Y.data())},
+      {"dynamic/full", row_call([&] { state.full_dynamic.forward(X, Y); }, Y.data())},
+      {"cheap", row_call([&] { state.cheap.forward(X, Y); }, Y.data())},
+      {"dynamic/cheap", row_call([&] { state.cheap_dynamic.forward(X, Y); }, Y.data())},
+  };
+  side_by_side(st, rows,
+               {{"dynamic/lora", "lora"}, {"dynamic/full", "full"}, {"dynamic/cheap", "cheap"}});
+}
+
 template <typename Layer>
 const Layer& layer_of(ShapeState& state) {
   if constexpr (std::is_same_v<Layer, Lora>) {
@@ -197,6 +271,19 @@ void merge_cell(benchmark::State& st, Shape s) {
   side_by_side(st, rows, {{"merge", "copy"}});
 }
 
+/// merge_cell over row-major weights: a copy of W0, and merge_into a row-major W.
+void merge_rows_cell(benchmark::State& st, Shape s) {
+  const RowMajorMatrix W0 = Matrix::Random(s.out, s.in);
+  const auto layer = random_layer<Merging, RowMajorMatrix>(s);
+  RowMajorMatrix W(s.out, s.in);
+  Vector b(s.out);
+  const std::vector<Row> rows = {
+      {"copy", row_call([&] { W = W0; }, W.data())},
+      {"merge", row_call([&] { layer.merge_into(W, b); }, W.data())},
+  };
+  side_by_side(st, rows, {{"merge", "copy"}});
+}
+
 void register_all() {
   const std::pair<const char*, void (*)(benchmark::State&, Shape, Index)> naive_rows[] = {
       {"lora", naive<Lora>}, {"full", naive<Full>}, {"cheap", naive<Cheap>}};
@@ -209,6 +296,8 @@ void register_all() {
       // (the counter `turns`).
       const double seconds = s.out < 4096 ? 1.0 : batch < 197 ? 4.0 : 12.0;
       add("forward/" + cell, forward_cell, s, batch)->MinTime(seconds)->UseRealTime();
+      add("rows/" + cell, forward_rows_cell, s, batch)->MinTime(seconds)->UseRealTime();
+      add("run_time/" + cell, run_time_cell, s, batch)->MinTime(seconds)->UseRealTime();
       for (const auto& [config, fn] : naive_rows) {
         add("naive/" + shape_name(s) + "/" + config + "/b" + std::to_string(batch), fn, s, batch)
             ->MinTime(0.1)
@@ -218,6 +307,7 @@ void register_all() {
   }
   const Shape big{4096, 4096};
   add("merge/" + shape_name(big), merge_cell, big)->MinTime(1.0)->UseRealTime();
+  add("merge_rows/" + shape_name(big), merge_rows_cell, big)->MinTime(1.0)->UseRealTime();
 }
 
 const bool registered = (register_all(), true);

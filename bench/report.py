@@ -5,7 +5,7 @@ Usage: report.py RESULTS.json [--table OUT.md] [--plot-data OUT.dat]
 
 Apart from the naive rows, a ratio is the benchmark's own counter (the rows
 alternate call by call; the ratio is taken within each turn, then summarised over
-the repetition's turns, see side_by_side in bench_layers.cpp), and the median of
+the repetition's turns, see side_by_side.hpp), and the median of
 the repetitions. The naive rows are benchmarks of their own; their ratios divide
 two separate timings.
 """

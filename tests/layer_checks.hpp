@@ -23,11 +23,6 @@
 
 namespace glora_test {
 
-template <class T>
-std::string type_name() {
-  return std::is_same_v<T, float> ? "float" : "double";
-}
-
 // A value no correct computation produces here: marks storage that the
 // library is expected to overwrite (or, in the error tests, to leave alone).
 template <class T>

@@ -70,6 +70,11 @@ constexpr bool is_low_rank = low_rank_traits<K>::value;
 template <class K>
 constexpr Index rank_of = low_rank_traits<K>::rank;
 
+template <class T>
+std::string type_name() {
+  return std::is_same_v<T, float> ? "float" : "double";
+}
+
 template <class K>
 const char* kind_name() {
   if constexpr (is_none<K>) {
@@ -182,62 +187,90 @@ GLORA_TEST_OUT_OF_LINE bool all_zero(const Support& s) {
 
 inline Real value_of(Real v, bool magnitude) { return magnitude ? std::fabs(v) : v; }
 
-// A or B as the full m x n matrix that enters W = W0 + W0 (.) A + B.
+// A slot as the formula reads it: its choice, and its tensors as stored,
+// with a vector or a scalar as the first column or entry of `down` (as the
+// supernet keeps them); absolute values with `magnitude`.
+struct SlotTensors {
+  glora::Choice choice;
+  RealMatrix down;
+  RealMatrix up;
+};
+
+template <class Derived>
+RealMatrix to_real(const Eigen::MatrixBase<Derived>& M, bool magnitude = false) {
+  RealMatrix R(M.rows(), M.cols());
+  for (Index i = 0; i < M.rows(); ++i) {
+    for (Index j = 0; j < M.cols(); ++j) {
+      R(i, j) = value_of(static_cast<Real>(M(i, j)), magnitude);
+    }
+  }
+  return R;
+}
+
+// A compile-time support's slot (kind K).
 template <class K, class Support>
-GLORA_TEST_OUT_OF_LINE RealMatrix full_weight_support(const Support& s, Index m, Index n,
-                                                      bool magnitude) {
+GLORA_TEST_OUT_OF_LINE SlotTensors slot_tensors(const Support& s, bool magnitude) {
+  if constexpr (is_low_rank<K>) {
+    return {glora::Choice::low_rank(int(rank_of<K>)), to_real(s.down, magnitude),
+            to_real(s.up, magnitude)};
+  } else if constexpr (is_vector<K>) {
+    return {glora::Choice::vector(), to_real(s.value, magnitude), RealMatrix()};
+  } else if constexpr (is_scalar<K>) {
+    RealMatrix v(1, 1);
+    v(0, 0) = value_of(s.value, magnitude);
+    return {glora::Choice::scalar(), v, RealMatrix()};
+  } else {
+    return {glora::Choice::none(), RealMatrix(), RealMatrix()};
+  }
+}
+
+// A run-time adapter's slot s under choice c: all of the stored tensors
+// (the formulas below read only the part the choice uses, by the supernet's
+// rule: the first k columns of down and rows of up for LoRA_k, column 0 for
+// a vector, entry (0, 0) for a constant).
+template <class T>
+SlotTensors slot_tensors(const glora::DynamicAdapter<T>& a, glora::Slot s, glora::Choice c,
+                         bool magnitude) {
+  using glora::Slot;
+  switch (s) {
+    case Slot::A: return {c, to_real(a.Ad, magnitude), to_real(a.Au, magnitude)};
+    case Slot::B: return {c, to_real(a.Bd, magnitude), to_real(a.Bu, magnitude)};
+    case Slot::C: return {c, to_real(a.Cd, magnitude), to_real(a.Cu, magnitude)};
+    case Slot::D: return {c, to_real(a.D, magnitude), RealMatrix()};
+    case Slot::E: return {c, to_real(a.E, magnitude), RealMatrix()};
+  }
+  return {};
+}
+
+// Entry (i, j) of the value a slot stands for: A or B as the full m x n matrix
+// in W = W0 + W0 (.) A + B (j = 0 for c and for D, E).
+GLORA_TEST_OUT_OF_LINE inline Real slot_entry(const SlotTensors& s, Index i, Index j) {
+  switch (s.choice.kind) {
+    case glora::Kind::scalar: return s.down(0, 0);  // X[i][j] = s
+    case glora::Kind::vector: return s.down(i, 0);  // X[i][j] = v[i]
+    case glora::Kind::low_rank: {
+      Real v = 0;
+      for (Index k = 0; k < s.choice.rank; ++k) v += s.down(i, k) * s.up(k, j);  // down . up
+      return v;
+    }
+    case glora::Kind::none: return 0;
+  }
+  return 0;
+}
+
+GLORA_TEST_OUT_OF_LINE inline RealMatrix full_weight_support(const SlotTensors& s, Index m,
+                                                             Index n) {
   RealMatrix full(m, n);
   for (Index i = 0; i < m; ++i) {
-    for (Index j = 0; j < n; ++j) {
-      Real v = 0;
-      if constexpr (is_scalar<K>) {
-        v = value_of(s.value, magnitude);  // X[i][j] = s
-      } else if constexpr (is_vector<K>) {
-        v = value_of(s.value(i), magnitude);  // X[i][j] = v[i]
-      } else if constexpr (is_low_rank<K>) {
-        for (Index k = 0; k < rank_of<K>; ++k) {  // X = down . up
-          v += value_of(s.down(i, k), magnitude) * value_of(s.up(k, j), magnitude);
-        }
-      }
-      full(i, j) = v;
-    }
+    for (Index j = 0; j < n; ++j) full(i, j) = slot_entry(s, i, j);
   }
   return full;
 }
 
-// c, the n-vector produced by slot C.
-template <class K, class Support>
-GLORA_TEST_OUT_OF_LINE RealVector full_c(const Support& s, Index n, bool magnitude) {
-  RealVector c(n);
-  for (Index j = 0; j < n; ++j) {
-    Real v = 0;
-    if constexpr (is_scalar<K>) {
-      v = value_of(s.value, magnitude);  // extension: c[j] = s
-    } else if constexpr (is_vector<K>) {
-      v = value_of(s.value(j), magnitude);  // c = v
-    } else if constexpr (is_low_rank<K>) {
-      for (Index k = 0; k < rank_of<K>; ++k) {  // c = down (n x r) . up (r x 1)
-        v += value_of(s.down(j, k), magnitude) * value_of(s.up(k, 0), magnitude);
-      }
-    }
-    c(j) = v;
-  }
-  return c;
-}
-
-// D or E as the full m-vector.
-template <class K, class Support>
-GLORA_TEST_OUT_OF_LINE RealVector full_bias_support(const Support& s, Index m, bool magnitude) {
-  RealVector full(m);
-  for (Index i = 0; i < m; ++i) {
-    Real v = 0;
-    if constexpr (is_scalar<K>) {
-      v = value_of(s.value, magnitude);
-    } else if constexpr (is_vector<K>) {
-      v = value_of(s.value(i), magnitude);
-    }
-    full(i) = v;
-  }
+// c (n entries), or D or E (m entries).
+GLORA_TEST_OUT_OF_LINE inline RealVector full_vector_support(const SlotTensors& s, Index size) {
+  RealVector full(size);
+  for (Index i = 0; i < size; ++i) full(i) = slot_entry(s, i, 0);
   return full;
 }
 
@@ -263,17 +296,6 @@ struct Reference {
   }
 };
 
-template <class Derived>
-RealMatrix to_real(const Eigen::MatrixBase<Derived>& M, bool magnitude = false) {
-  RealMatrix R(M.rows(), M.cols());
-  for (Index i = 0; i < M.rows(); ++i) {
-    for (Index j = 0; j < M.cols(); ++j) {
-      R(i, j) = value_of(static_cast<Real>(M(i, j)), magnitude);
-    }
-  }
-  return R;
-}
-
 // The full values of the five supports (A, B: m x n; c: n; D, E: m).
 struct Supports {
   RealMatrix A;
@@ -283,13 +305,32 @@ struct Supports {
   RealVector E;
 };
 
+inline Supports expand(const SlotTensors& A, const SlotTensors& B, const SlotTensors& C,
+                       const SlotTensors& D, const SlotTensors& E, Index m, Index n) {
+  return {full_weight_support(A, m, n), full_weight_support(B, m, n), full_vector_support(C, n),
+          full_vector_support(D, m), full_vector_support(E, m)};
+}
+
+// A compile-time adapter's supports, after checking that the stored shapes
+// are the spec's.
 template <class T, class KA, class KB, class KC, class KD, class KE>
 Supports expand(const glora::Adapter<T, KA, KB, KC, KD, KE>& ad, Index m, Index n,
                 bool magnitude = false) {
   require_spec_shapes(ad, m, n);
-  return {full_weight_support<KA>(ad.A, m, n, magnitude),
-          full_weight_support<KB>(ad.B, m, n, magnitude), full_c<KC>(ad.C, n, magnitude),
-          full_bias_support<KD>(ad.D, m, magnitude), full_bias_support<KE>(ad.E, m, magnitude)};
+  return expand(slot_tensors<KA>(ad.A, magnitude), slot_tensors<KB>(ad.B, magnitude),
+                slot_tensors<KC>(ad.C, magnitude), slot_tensors<KD>(ad.D, magnitude),
+                slot_tensors<KE>(ad.E, magnitude), m, n);
+}
+
+// A run-time adapter's supports under `config`.
+template <class T>
+Supports expand(const glora::DynamicAdapter<T>& a, const glora::LayerConfig& config, Index m,
+                Index n, bool magnitude = false) {
+  using glora::Slot;
+  return expand(
+      slot_tensors(a, Slot::A, config.A, magnitude), slot_tensors(a, Slot::B, config.B, magnitude),
+      slot_tensors(a, Slot::C, config.C, magnitude), slot_tensors(a, Slot::D, config.D, magnitude),
+      slot_tensors(a, Slot::E, config.E, magnitude), m, n);
 }
 
 // W = W0 + W0 (.) A + B;  b = b0 + b0 (.) D + E + W0 c  (b0 == nullptr: the
@@ -325,6 +366,19 @@ template <class T, class KA, class KB, class KC, class KD, class KE>
 Reference reference_layer(const glora::MatrixX<T>& W0, const glora::VectorX<T>* b0,
                           const glora::Adapter<T, KA, KB, KC, KD, KE>& ad, bool magnitude = false) {
   const Supports supports = expand(ad, W0.rows(), W0.cols(), magnitude);
+  if (b0 == nullptr) {
+    return combine(to_real(W0, magnitude), nullptr, supports);
+  }
+  const RealVector b0_real = to_real(*b0, magnitude);
+  return combine(to_real(W0, magnitude), &b0_real, supports);
+}
+
+// The same for a run-time adapter under `config`.
+template <class T>
+Reference reference_layer(const glora::MatrixX<T>& W0, const glora::VectorX<T>* b0,
+                          const glora::DynamicAdapter<T>& a, const glora::LayerConfig& config,
+                          bool magnitude = false) {
+  const Supports supports = expand(a, config, W0.rows(), W0.cols(), magnitude);
   if (b0 == nullptr) {
     return combine(to_real(W0, magnitude), nullptr, supports);
   }

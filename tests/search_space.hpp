@@ -6,12 +6,12 @@
 //
 // 4 * 4 * 3 * 3 * 3 = 432 configurations ('constant' is glora::Scalar,
 // 'LoRA_r' is glora::LowRank<r>). The full product is split by the kind of
-// slot A, so that the conformance checks of the 432 configurations can be
+// slot A, so that the conformance checks of the 432 compile-time types can be
 // compiled as four translation units of 108 configurations each.
 #ifndef GLORA_TESTS_SEARCH_SPACE_HPP
 #define GLORA_TESTS_SEARCH_SPACE_HPP
 
-#include "layer_checks.hpp"
+#include "reference_formula.hpp"
 
 #include <glora/glora.hpp>
 
@@ -107,23 +107,6 @@ std::size_t for_each_config(type_list<Configs...>, F&& f) {
   const std::initializer_list<int> calls{(f(Configs{}), ++visited, 0)...};
   static_cast<void>(calls);
   return visited;
-}
-
-// Checks every configuration of a slice against the plain formula: two
-// non-square shapes (more outputs than inputs and the other way round),
-// batch 3, with and without bias. Returns the number of configurations.
-template <class T, class Configs>
-std::size_t check_against_formula(std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  return for_each_config(Configs{}, [&](auto cfg) {
-    using C = decltype(cfg);
-    for (const bool with_bias : {true, false}) {
-      check_layer_against_formula<T, typename C::KA, typename C::KB, typename C::KC, typename C::KD,
-                                  typename C::KE>(rng, 7, 5, 3, with_bias);
-      check_layer_against_formula<T, typename C::KA, typename C::KB, typename C::KC, typename C::KD,
-                                  typename C::KE>(rng, 5, 9, 3, with_bias);
-    }
-  });
 }
 
 }  // namespace glora_test::search_space

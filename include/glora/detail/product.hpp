@@ -3,13 +3,15 @@
 // that may be narrow (a few samples times 1 + a rank) or wide.
 //
 // A narrow S goes to a streaming kernel that reads W once for all of S's
-// columns; a wide one to Eigen's GEMM on kept packing buffers. Rows are split
+// columns (stream.hpp for a column-major W, stream_row_major.hpp for a
+// row-major one); a wide one to Eigen's GEMM on kept packing buffers. Rows are split
 // between threads when Eigen runs with OpenMP. Either storage order of W:
 // the forward reads W0, the backward W0ᵀ, which is W0 in the other order.
 
 #include <glora/detail/gemm.hpp>
 #include <glora/detail/parallel.hpp>
 #include <glora/detail/stream.hpp>
+#include <glora/detail/stream_row_major.hpp>
 #include <glora/workspace.hpp>
 
 #include <Eigen/Core>
@@ -50,6 +52,11 @@ void serial_weight_product_add(const OrderedMap<T, Layout>& W,
                                GemmBuffers<T>& gemm) {
   if constexpr (Layout == Eigen::ColMajor) {
     if (S.cols() <= max_stream_cols) return stream_product_add<T>(W, S, Z);
+  } else {
+    if (S.cols() <= max_stream_row_major_cols) {
+      return stream_row_major_add<T>(W.data(), W.outerStride(), W.rows(), W.cols(), S.data(),
+                                     S.outerStride(), S.cols(), Z.data(), Z.outerStride());
+    }
   }
   ordered_product_add<T>(W, ordered_map(S), Z, gemm);
 }

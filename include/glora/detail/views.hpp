@@ -42,12 +42,10 @@ struct SlotView {
   MatrixMap<S> up = matrix_map<S>(nullptr, 0, 0, 1);
 
   SlotView() = default;
-  SlotView(Kind k, const MatrixMap<S>& d, const MatrixMap<S>& u) : kind(k), down(d), up(u) {}
-  // Copying makes another view of the same tensors; assigning an Eigen::Map
-  // would copy the values it points at, not the pointer, so a view is made
-  // once and never reassigned. (Declared, not implicit: an implicit copy
-  // beside a deleted assignment is deprecated.)
+  SlotView(Kind k, MatrixMap<S> d, MatrixMap<S> u) : kind(k), down(d), up(u) {}
   SlotView(const SlotView&) = default;
+  // Assigning an Eigen::Map copies the values it points at, not the pointer:
+  // a view is made once and never reassigned.
   SlotView& operator=(const SlotView&) = delete;
 
   bool is(Kind k) const { return kind == k; }

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Ratios from one run of glora_bench_layers (Google Benchmark JSON).
 
+Besides the forward and merge cells, the table covers the row-major rows
+(rows/, merge_rows/: the same layers over a row-major W0, against their
+column-major twins) and the run-time configured layer (run_time/: DynamicLinear
+set to each config, against the compile-time layer of the same kinds).
+
 Usage: report.py RESULTS.json [--table OUT.md] [--plot-data OUT.dat]
 
 Apart from the naive rows, a ratio is the benchmark's own counter (the rows
@@ -32,6 +37,15 @@ TARGETS = [
 ]
 
 
+# The paired-ratio counters of the cells that compare a variant with its twin.
+SIDE_CELLS = {
+    "rows": [f"unmerged/{c}/plain" for c in CONFIGS],
+    "run_time": [f"dynamic/{c}/{c}" for c in CONFIGS],
+    "merge_rows": ["merge/copy"],
+}
+ROW_MAJOR_LIMIT = 1.10  # row-major ratio / column-major ratio
+RUN_TIME_LIMIT = 1.10  # run-time layer / compile-time layer
+
 FORWARD_ROWS = ("plain", "dense") + tuple(f"unmerged/{c}" for c in CONFIGS)
 FORWARD_RATIOS = {"dense": "plain", **{f"unmerged/{c}": "dense" for c in CONFIGS}}
 
@@ -51,6 +65,7 @@ def load(path):
         data = json.load(f)
     times = {}
     medians, repetitions = {}, defaultdict(list)  # paired ratios: aggregated, and as run
+    side_medians, side_repetitions = {}, defaultdict(list)  # rows/, run_time/, merge_rows/
 
     def keep(key, t):
         times[key] = min(t, times.get(key, float("inf")))
@@ -59,6 +74,15 @@ def load(path):
         aggregate = bench.get("aggregate_name") if bench.get("run_type") == "aggregate" else None
         name = bench.get("run_name", bench["name"]).split("/min_time")[0].split("/real_time")[0]
         parts = name.split("/")
+        if aggregate in (None, "median") and parts[0] in SIDE_CELLS:
+            batch = int(parts[2][1:]) if len(parts) > 2 else 0
+            for counter in SIDE_CELLS[parts[0]]:
+                if counter in bench:
+                    key = (parts[0], counter, parts[1], batch)
+                    if aggregate:
+                        side_medians[key] = bench[counter]
+                    else:
+                        side_repetitions[key].append(bench[counter])
         if aggregate in (None, "median"):
             pairs = []
             if parts[0] == "forward":
@@ -90,6 +114,9 @@ def load(path):
     # Without aggregates (one repetition, or each repetition reported): the median of those run.
     ratios = {key: statistics.median(v) for key, v in repetitions.items()}
     ratios.update(medians)
+    side = {key: statistics.median(v) for key, v in side_repetitions.items()}
+    side.update(side_medians)
+    ratios["side"] = side
     return times, ratios
 
 
@@ -159,7 +186,60 @@ def table(results):
     if r is not None:
         out.append(f"| merge_into / copy of W0, 4096x4096, LowRank-8 A and B | 2.50 | "
                    f"{r:.2f} | {'yes' if r <= 2.5 else 'no'} |")
+    out += side_tables(results)
     return "\n".join(out) + "\n"
+
+
+def side_tables(results):
+    """The row-major and run-time tables, where the run has those cells."""
+    _, ratios = results
+    side = ratios.get("side", {})
+    shapes, batches = cells(results)
+    out = []
+    if any(k[0] == "rows" for k in side):
+        out += ["", "Row-major W0 (PyTorch's layout): each config's unmerged/merged ratio over a "
+                "row-major W0 (merged: plain Eigen with the row-major W), the same ratio over a "
+                "column-major W0 (the table above), and the first divided by the second "
+                f"(limit {ROW_MAJOR_LIMIT:.2f}).", ""]
+        out.append("| shape | batch | " + " | ".join(
+            f"{c}: row-major | {c}: column-major | {c}: row/col" for c in CONFIGS) + " |")
+        out.append("|---|---" + "|---" * (3 * len(CONFIGS)) + "|")
+        worst = 0.0
+        for s in shapes:
+            for b in batches:
+                row = [s, str(b)]
+                for c in CONFIGS:
+                    rm = side.get(("rows", f"unmerged/{c}/plain", s, b))
+                    cm = ratio(results, f"unmerged/{c}", "dense", s, b)
+                    q = None if rm is None or cm is None else rm / cm
+                    if q is not None:
+                        worst = max(worst, q)
+                    row += [fmt(rm), fmt(cm), fmt(q)]
+                out.append("| " + " | ".join(row) + " |")
+        rm = side.get(("merge_rows", "merge/copy", "4096x4096", 0))
+        cm = ratio(results, "merge", "copy", "4096x4096", 0)
+        out += ["", "| target | limit | worst measured | met |", "|---|---|---|---|",
+                f"| row-major / column-major unmerged-to-merged ratio, every cell | "
+                f"{ROW_MAJOR_LIMIT:.2f} | {worst:.2f} | {'yes' if worst <= ROW_MAJOR_LIMIT else 'no'} |"]
+        if rm is not None and cm is not None:
+            out.append(f"| row-major / column-major merge/copy, 4096x4096 ({rm:.2f} / {cm:.2f}) | "
+                       f"{ROW_MAJOR_LIMIT:.2f} | {rm / cm:.2f} | "
+                       f"{'yes' if rm / cm <= ROW_MAJOR_LIMIT else 'no'} |")
+    if any(k[0] == "run_time" for k in side):
+        out += ["", "Run-time configured layer (DynamicLinear set to each config) / compile-time "
+                f"layer of the same kinds, paired (limit {RUN_TIME_LIMIT:.2f}).", ""]
+        out.append("| shape | batch | " + " | ".join(CONFIGS) + " |")
+        out.append("|---|---" + "|---" * len(CONFIGS) + "|")
+        worst = 0.0
+        for s in shapes:
+            for b in batches:
+                values = [side.get(("run_time", f"dynamic/{c}/{c}", s, b)) for c in CONFIGS]
+                worst = max([worst] + [v for v in values if v is not None])
+                out.append("| " + " | ".join([s, str(b)] + [fmt(v) for v in values]) + " |")
+        out += ["", "| target | limit | worst measured | met |", "|---|---|---|---|",
+                f"| run-time / compile-time layer, every cell | {RUN_TIME_LIMIT:.2f} | "
+                f"{worst:.2f} | {'yes' if worst <= RUN_TIME_LIMIT else 'no'} |"]
+    return out
 
 
 def plot_data(results):

@@ -9,6 +9,7 @@
 // Two nets: Eigen's EIGEN_RUNTIME_NO_MALLOC check (asserts on any Eigen heap
 // allocation while disallowed) and a replaced global operator new that counts
 // every other allocation (std::vector, std::string, ...).
+// ctest-header-only
 #define EIGEN_RUNTIME_NO_MALLOC
 #include <glora/glora.hpp>
 #include <glora/serving.hpp>

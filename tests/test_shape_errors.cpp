@@ -1,8 +1,8 @@
 // Shapes that do not fit (docs/contract.md, "Errors"): every public entry point
 // throws glora::shape_error, which is a std::invalid_argument, whose message
-// names the expected and the actual sizes; nothing is written before the
-// check. The sizes used here (13 x 11 layers, batch 19, ...) are chosen so
-// that no size is a substring of another one.
+// names the type and call, the argument, and the actual and expected sizes;
+// nothing is written before the check. Each message is checked whole, so that
+// one that regresses fails.
 #include "layer_checks.hpp"
 
 #include <glora/glora.hpp>
@@ -15,7 +15,7 @@
 #include <string>
 #include <type_traits>
 
-using Catch::Matchers::Contains;
+using Catch::Matchers::Equals;
 using glora::LowRank;
 using glora::Scalar;
 using glora::Vector;
@@ -72,13 +72,14 @@ TEST_CASE("Linear: b0 must have one entry per row of W0", "[errors]") {
   std::mt19937 rng(42);
   const Eigen::MatrixXd W0 = random_matrix<double>(rng, out, in);
   const Eigen::VectorXd b0 = random_vector<double>(rng, 12);
-  const std::string msg = shape_error_message([&] { Layer layer(W0, b0); });
-  CHECK_THAT(msg, Contains("12") && Contains("13"));
+  CHECK_THAT(shape_error_message([&] { Layer layer(W0, b0); }),
+             Equals("glora::Linear: b0 is 12 x 1, expected 13 x 1 (one entry per row of W0)"));
 
-  const std::string msg_f = shape_error_message([&] {
-    glora::Linear<float, Vector> layer(Eigen::MatrixXf::Ones(out, in), Eigen::VectorXf::Ones(14));
-  });
-  CHECK_THAT(msg_f, Contains("14") && Contains("13"));
+  CHECK_THAT(shape_error_message([&] {
+               glora::Linear<float, Vector> layer(Eigen::MatrixXf::Ones(out, in),
+                                                  Eigen::VectorXf::Ones(14));
+             }),
+             Equals("glora::Linear: b0 is 14 x 1, expected 13 x 1 (one entry per row of W0)"));
 }
 
 TEST_CASE("forward: X must have in_features rows", "[errors]") {
@@ -86,11 +87,42 @@ TEST_CASE("forward: X must have in_features rows", "[errors]") {
   const Layer layer = make_layer(rng);
   const Eigen::MatrixXd X = random_matrix<double>(rng, 17, 19);
 
-  CHECK_THAT(shape_error_message([&] { layer.forward(X); }), Contains("17") && Contains("11"));
+  const char* expected = "glora::Linear::forward: X is 17 x 19, expected 11 rows (in_features)";
+  CHECK_THAT(shape_error_message([&] { layer.forward(X); }), Equals(expected));
 
   Eigen::MatrixXd Y = Eigen::MatrixXd::Constant(out, 19, sentinel<double>());
-  CHECK_THAT(shape_error_message([&] { layer.forward(X, Y); }), Contains("17") && Contains("11"));
+  CHECK_THAT(shape_error_message([&] { layer.forward(X, Y); }), Equals(expected));
   CHECK(all_sentinel(Y));
+}
+
+TEST_CASE("forward: a batch with samples as rows is told to transpose", "[errors]") {
+  std::mt19937 rng(50);
+  const Layer layer = make_layer(rng);
+  const Eigen::MatrixXd X = random_matrix<double>(rng, 19, in);
+  CHECK_THAT(shape_error_message([&] { layer.forward(X); }),
+             Equals("glora::Linear::forward: X is 19 x 11, expected 11 rows "
+                    "(samples are columns: pass X.transpose() or a column-major view of the "
+                    "batch)"));
+}
+
+TEST_CASE("a view's messages name LinearView, a run-time layer's DynamicLinear", "[errors]") {
+  std::mt19937 rng(51);
+  Eigen::MatrixXd W0 = random_matrix<double>(rng, out, in);
+  Eigen::VectorXd b0 = random_vector<double>(rng, out);
+  const Eigen::MatrixXd X = random_matrix<double>(rng, 17, 19);
+  const glora::LinearView<double, LowRank<2>, Vector> view(W0, b0);
+  CHECK_THAT(shape_error_message([&] { view.forward(X); }),
+             Equals("glora::LinearView::forward: X is 17 x 19, expected 11 rows (in_features)"));
+
+  const glora::LayerConfig config = glora::parse_layer_config(
+      R"({"A": "LoRA_2", "B": "vector", "C": "none", "D": "constant", "E": "vector"})");
+  glora::DynamicLinear<double> dynamic(W0, b0, config);
+  CHECK_THAT(shape_error_message([&] { dynamic.forward(X); }),
+             Equals("glora::DynamicLinear::forward: X is 17 x 19, expected 11 rows (in_features)"));
+  dynamic.adapter().Ad.resize(3, 3);
+  CHECK_THAT(shape_error_message([&] { dynamic.merge(); }),
+             Equals("glora::DynamicLinear::merge: adapter().Ad (slot A, LoRA_2) is 3 x 3, "
+                    "expected 13 x at least 2"));
 }
 
 TEST_CASE("forward(X, Y): Y must be out_features x batch", "[errors]") {
@@ -100,12 +132,14 @@ TEST_CASE("forward(X, Y): Y must be out_features x batch", "[errors]") {
 
   SECTION("wrong rows") {
     Eigen::MatrixXd Y = Eigen::MatrixXd::Constant(12, 19, sentinel<double>());
-    CHECK_THAT(shape_error_message([&] { layer.forward(X, Y); }), Contains("12") && Contains("13"));
+    CHECK_THAT(shape_error_message([&] { layer.forward(X, Y); }),
+               Equals("glora::Linear::forward: Y is 12 x 19, expected 13 x 19"));
     CHECK(all_sentinel(Y));
   }
   SECTION("wrong columns") {
     Eigen::MatrixXd Y = Eigen::MatrixXd::Constant(out, 23, sentinel<double>());
-    CHECK_THAT(shape_error_message([&] { layer.forward(X, Y); }), Contains("23") && Contains("19"));
+    CHECK_THAT(shape_error_message([&] { layer.forward(X, Y); }),
+               Equals("glora::Linear::forward: Y is 13 x 23, expected 13 x 19"));
     CHECK(all_sentinel(Y));
   }
 }
@@ -118,7 +152,7 @@ TEST_CASE("merge_into: W must be out x in and b must have out entries", "[errors
     Eigen::MatrixXd W = Eigen::MatrixXd::Constant(out, 12, sentinel<double>());
     Eigen::VectorXd b = Eigen::VectorXd::Constant(out, sentinel<double>());
     CHECK_THAT(shape_error_message([&] { layer.merge_into(W, b); }),
-               Contains("12") && Contains("11"));
+               Equals("glora::Linear::merge_into: W is 13 x 12, expected 13 x 11"));
     CHECK(all_sentinel(W));
     CHECK(all_sentinel(b));
   }
@@ -126,7 +160,7 @@ TEST_CASE("merge_into: W must be out x in and b must have out entries", "[errors
     Eigen::MatrixXd W = Eigen::MatrixXd::Constant(14, in, sentinel<double>());
     Eigen::VectorXd b = Eigen::VectorXd::Constant(out, sentinel<double>());
     CHECK_THAT(shape_error_message([&] { layer.merge_into(W, b); }),
-               Contains("14") && Contains("13"));
+               Equals("glora::Linear::merge_into: W is 14 x 11, expected 13 x 11"));
     CHECK(all_sentinel(W));
     CHECK(all_sentinel(b));
   }
@@ -134,7 +168,7 @@ TEST_CASE("merge_into: W must be out x in and b must have out entries", "[errors
     Eigen::MatrixXd W = Eigen::MatrixXd::Constant(out, in, sentinel<double>());
     Eigen::VectorXd b = Eigen::VectorXd::Constant(14, sentinel<double>());
     CHECK_THAT(shape_error_message([&] { layer.merge_into(W, b); }),
-               Contains("14") && Contains("13"));
+               Equals("glora::Linear::merge_into: b is 14 x 1, expected 13 x 1"));
     CHECK(all_sentinel(W));
     CHECK(all_sentinel(b));
   }
@@ -147,14 +181,17 @@ TEST_CASE("LinearView: b0 must have one entry per row of W0", "[errors]") {
   using View = glora::LinearView<double, LowRank<2>, Vector, LowRank<1>, Vector, Scalar>;
 
   SECTION("over Eigen objects") {
-    CHECK_THAT(shape_error_message([&] { View view(W0, b0); }), Contains("12") && Contains("13"));
+    CHECK_THAT(
+        shape_error_message([&] { View view(W0, b0); }),
+        Equals("glora::LinearView: b0 is 12 x 1, expected 13 x 1 (one entry per row of W0)"));
   }
   SECTION("over Eigen maps") {
-    CHECK_THAT(shape_error_message([&] {
-                 View view(Eigen::Map<Eigen::MatrixXd>(W0.data(), out, in),
-                           Eigen::Map<Eigen::VectorXd>(b0.data(), 12));
-               }),
-               Contains("12") && Contains("13"));
+    CHECK_THAT(
+        shape_error_message([&] {
+          View view(Eigen::Map<Eigen::MatrixXd>(W0.data(), out, in),
+                    Eigen::Map<Eigen::VectorXd>(b0.data(), 12));
+        }),
+        Equals("glora::LinearView: b0 is 12 x 1, expected 13 x 1 (one entry per row of W0)"));
   }
   CHECK(all_sentinel(W0));
   CHECK(all_sentinel(b0));
@@ -166,22 +203,25 @@ TEST_CASE("Dense: shapes are checked too", "[errors]") {
 
   SECTION("X with the wrong number of rows") {
     const Eigen::MatrixXf X = random_matrix<float>(rng, 17, 19);
-    CHECK_THAT(shape_error_message([&] { dense.forward(X); }), Contains("17") && Contains("11"));
+    const char* expected = "glora::Dense::forward: X is 17 x 19, expected 11 rows (in_features)";
+    CHECK_THAT(shape_error_message([&] { dense.forward(X); }), Equals(expected));
     Eigen::MatrixXf Y = Eigen::MatrixXf::Constant(out, 19, sentinel<float>());
-    CHECK_THAT(shape_error_message([&] { dense.forward(X, Y); }), Contains("17") && Contains("11"));
+    CHECK_THAT(shape_error_message([&] { dense.forward(X, Y); }), Equals(expected));
     CHECK(all_sentinel(Y));
   }
   SECTION("Y of the wrong shape") {
     const Eigen::MatrixXf X = random_matrix<float>(rng, in, 19);
     Eigen::MatrixXf Y = Eigen::MatrixXf::Constant(out, 23, sentinel<float>());
-    CHECK_THAT(shape_error_message([&] { dense.forward(X, Y); }), Contains("23") && Contains("19"));
+    CHECK_THAT(shape_error_message([&] { dense.forward(X, Y); }),
+               Equals("glora::Dense::forward: Y is 13 x 23, expected 13 x 19"));
     CHECK(all_sentinel(Y));
   }
   SECTION("a bias resized by the user") {
     dense.bias.resize(12);
     const Eigen::MatrixXf X = random_matrix<float>(rng, in, 19);
     Eigen::MatrixXf Y = Eigen::MatrixXf::Constant(out, 19, sentinel<float>());
-    CHECK_THAT(shape_error_message([&] { dense.forward(X, Y); }), Contains("12") && Contains("13"));
+    CHECK_THAT(shape_error_message([&] { dense.forward(X, Y); }),
+               Equals("glora::Dense::forward: bias is 12 x 1, expected 13 x 1"));
     CHECK(all_sentinel(Y));
   }
 }
@@ -195,15 +235,16 @@ TEST_CASE("an adapter tensor resized to the wrong shape is caught, not read out 
   Eigen::MatrixXd W = Eigen::MatrixXd::Constant(out, in, sentinel<double>());
   Eigen::VectorXd b = Eigen::VectorXd::Constant(out, sentinel<double>());
 
-  // Each case: the resize, and the sizes the message must name.
-  auto check_every_entry_point = [&](const char* actual, const char* expected) {
+  // Each case: the resize, and what every entry point must say after its "glora::Linear::<call>: ".
+  auto check_every_entry_point = [&](const std::string& problem) {
     CHECK_THAT(shape_error_message([&] { layer.forward(X); }),
-               Contains(actual) && Contains(expected));
+               Equals("glora::Linear::forward: " + problem));
     CHECK_THAT(shape_error_message([&] { layer.forward(X, Y); }),
-               Contains(actual) && Contains(expected));
-    CHECK_THAT(shape_error_message([&] { layer.merge(); }), Contains(actual) && Contains(expected));
+               Equals("glora::Linear::forward: " + problem));
+    CHECK_THAT(shape_error_message([&] { layer.merge(); }),
+               Equals("glora::Linear::merge: " + problem));
     CHECK_THAT(shape_error_message([&] { layer.merge_into(W, b); }),
-               Contains(actual) && Contains(expected));
+               Equals("glora::Linear::merge_into: " + problem));
     CHECK(all_sentinel(Y));
     CHECK(all_sentinel(W));
     CHECK(all_sentinel(b));
@@ -211,27 +252,27 @@ TEST_CASE("an adapter tensor resized to the wrong shape is caught, not read out 
 
   SECTION("Ad resized to 3 x 3 (expected 13 x 2)") {
     layer.adapter().A.down.resize(3, 3);
-    check_every_entry_point("3 x 3", "13");
+    check_every_entry_point("adapter().A.down (Ad) is 3 x 3, expected 13 x 2");
   }
   SECTION("Au with 17 columns (expected 11)") {
     layer.adapter().A.up.resize(2, 17);
-    check_every_entry_point("17", "11");
+    check_every_entry_point("adapter().A.up (Au) is 2 x 17, expected 2 x 11");
   }
   SECTION("B vector with 12 entries (expected 13)") {
     layer.adapter().B.value.resize(12);
-    check_every_entry_point("12", "13");
+    check_every_entry_point("adapter().B.value (Bd) is 12 x 1, expected 13 x 1");
   }
   SECTION("Cd with 13 rows (expected 11)") {
     layer.adapter().C.down.resize(13, 1);
-    check_every_entry_point("13", "11");
+    check_every_entry_point("adapter().C.down (Cd) is 13 x 1, expected 11 x 1");
   }
   SECTION("Cu with 19 columns (expected 1)") {
     layer.adapter().C.up.resize(1, 19);
-    check_every_entry_point("19", "1");
+    check_every_entry_point("adapter().C.up (Cu) is 1 x 19, expected 1 x 1");
   }
   SECTION("D vector with 14 entries (expected 13)") {
     layer.adapter().D.value.resize(14);
-    check_every_entry_point("14", "13");
+    check_every_entry_point("adapter().D.value (D) is 14 x 1, expected 13 x 1");
   }
 }
 
@@ -245,9 +286,69 @@ TEST_CASE("merge_in_place with a mis-sized adapter tensor leaves the viewed stor
   glora::LinearView<double, LowRank<2>, Vector, LowRank<1>, Vector, Scalar> view(weights, biases);
   glora_test::fill_random(view.adapter(), out, in, rng);
   view.adapter().B.value.resize(12);
-  const std::string msg = shape_error_message([&] { view.merge_in_place(); });
-  CHECK_THAT(msg, Contains("12") && Contains("13"));
+  CHECK_THAT(shape_error_message([&] { view.merge_in_place(); }),
+             Equals("glora::LinearView::merge_in_place: adapter().B.value (Bd) is 12 x 1, "
+                    "expected 13 x 1"));
   CHECK(weights == W0);
   CHECK(biases == b0);
   CHECK(view.adapter().A.down.norm() > 0);  // not reset either
+}
+
+TEST_CASE("backward with default-constructed grads names the call and the argument", "[errors]") {
+  std::mt19937 rng(52);
+  const Layer layer = make_layer(rng);
+  const Eigen::MatrixXd X = random_matrix<double>(rng, in, 19);
+  const Eigen::MatrixXd dY = random_matrix<double>(rng, out, 19);
+  Layer::adapter_type grads;
+  CHECK_THAT(shape_error_message([&] { layer.backward(X, dY, grads); }),
+             Equals("glora::Linear::backward: grads.A.down (Ad) is 0 x 0, expected 13 x 2"));
+}
+
+// merge_in_place's refusals are std::logic_error: the shapes are right, the
+// request is not.
+namespace {
+std::string logic_error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const glora::shape_error& e) {
+    FAIL("threw a shape_error: " << e.what());
+  } catch (const std::logic_error& e) {
+    return e.what();
+  }
+  FAIL("did not throw");
+  return {};
+}
+}  // namespace
+
+TEST_CASE("merge_in_place says which slot has nowhere to go, and when storage is read-only",
+          "[errors]") {
+  std::mt19937 rng(53);
+  Eigen::MatrixXd W0 = random_matrix<double>(rng, out, in);
+  const Eigen::MatrixXd before = W0;
+
+  SECTION("no bias, C nonzero") {
+    glora::LinearView<double, LowRank<2>, Vector, Vector> view(W0);
+    glora_test::fill_random(view.adapter(), out, in, rng);
+    CHECK_THAT(logic_error_message([&] { view.merge_in_place(); }),
+               Equals("glora::LinearView::merge_in_place: the layer has no bias to hold what "
+                      "slot C adds (C is not zero); use merge() or merge_into(), or give the "
+                      "layer a bias"));
+  }
+  SECTION("no bias, E nonzero") {
+    glora::LinearView<double, LowRank<2>, Vector, glora::None, Vector, Scalar> view(W0);
+    glora_test::fill_random(view.adapter(), out, in, rng);
+    CHECK_THAT(logic_error_message([&] { view.merge_in_place(); }),
+               Equals("glora::LinearView::merge_in_place: the layer has no bias to hold what "
+                      "slot E adds (E is not zero); use merge() or merge_into(), or give the "
+                      "layer a bias"));
+  }
+  SECTION("a view of const storage") {
+    const Eigen::MatrixXd& read_only = W0;
+    glora::LinearView<double, LowRank<2>> view(read_only);
+    glora_test::fill_random(view.adapter(), out, in, rng);
+    CHECK_THAT(logic_error_message([&] { view.merge_in_place(); }),
+               Equals("glora::LinearView::merge_in_place: the layer views read-only (const) "
+                      "storage; use merge() or merge_into()"));
+  }
+  CHECK(W0 == before);
 }

@@ -1,6 +1,6 @@
 #pragma once
 // glora's file formats: safetensors reading and writing, glora adapter files,
-// merged models, Hugging Face PEFT GLoRA adapters. Needs nlohmann/json (the
+// merged models, sharded models, Hugging Face PEFT GLoRA adapters. Needs nlohmann/json (the
 // CMake target glora::io); the core headers (<glora/glora.hpp>) do not.
 
 #include <glora/io/adapter_file.hpp>
@@ -16,4 +16,5 @@
 #include <glora/io/peft.hpp>
 #include <glora/io/safetensors_file.hpp>
 #include <glora/io/safetensors_header.hpp>
+#include <glora/io/safetensors_model.hpp>
 #include <glora/io/safetensors_writer.hpp>

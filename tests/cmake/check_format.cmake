@@ -2,7 +2,7 @@
 # Inputs: SOURCE_DIR, CLANG_FORMAT. Fix with: clang-format -i <the files listed>.
 
 set(files)
-foreach(dir IN ITEMS include tests examples bench)
+foreach(dir IN ITEMS include tests examples bench tools)
   file(GLOB_RECURSE found "${SOURCE_DIR}/${dir}/*.hpp" "${SOURCE_DIR}/${dir}/*.cpp"
     "${SOURCE_DIR}/${dir}/*.h")
   list(APPEND files ${found})

@@ -11,7 +11,9 @@
 # Other inputs: GLORA_SOURCE_DIR, GLORA_BINARY_DIR, WORK_DIR, README (for MODE=recipe), CONFIG,
 # GENERATOR, CXX_COMPILER, CXX_FLAGS (the compiler and flags of the calling build, so sanitizer
 # builds stay consistent), EXPECT_IO (ON when the calling build defines glora::io: the consumer
-# then builds and runs glora_io_consumer too).
+# then builds and runs glora_io_consumer too), EXPECT_TOOL (ON when the calling build has the glora
+# tool: MODE=install then requires bin/glora and runs it; the recipe builds nothing, so installs
+# no tool).
 
 foreach(var MODE GLORA_SOURCE_DIR GLORA_BINARY_DIR WORK_DIR GENERATOR CXX_COMPILER)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
@@ -118,7 +120,8 @@ if(MODE STREQUAL "install" OR MODE STREQUAL "recipe")
     run_readme_recipe("${WORK_DIR}/glora-build" "${prefix}")
   endif()
 
-  # Only headers, the package's CMake files and (in the compiled mode) the library may be installed.
+  # Only headers, the package's CMake files, (in the compiled mode) the library and (once built)
+  # the glora tool may be installed.
   file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")
   list(LENGTH installed count)
   if(count EQUAL 0)
@@ -126,11 +129,14 @@ if(MODE STREQUAL "install" OR MODE STREQUAL "recipe")
   endif()
   set(has_config OFF)
   set(has_header OFF)
+  set(has_tool OFF)
   foreach(file IN LISTS installed)
     message(STATUS "installed: ${file}")
     if(file MATCHES "^include/glora/.*\\.hpp$")
       set(has_header ON)
     elseif(file MATCHES "^lib[^/]*/libglora\\.a$")
+    elseif(file STREQUAL "bin/glora")
+      set(has_tool ON)
     elseif(file MATCHES "^[^/]+(/[^/]+)?/cmake/glora/[^/]+\\.cmake$")
       if(file MATCHES "/gloraConfig\\.cmake$")
         set(has_config ON)
@@ -141,6 +147,17 @@ if(MODE STREQUAL "install" OR MODE STREQUAL "recipe")
   endforeach()
   if(NOT has_header OR NOT has_config)
     message(FATAL_ERROR "the install lacks include/glora/*.hpp or gloraConfig.cmake")
+  endif()
+  if(MODE STREQUAL "install" AND EXPECT_TOOL AND NOT has_tool)
+    message(FATAL_ERROR "the install lacks bin/glora, the command-line tool")
+  endif()
+  if(has_tool)
+    execute_process(COMMAND "${prefix}/bin/glora" --version OUTPUT_VARIABLE version
+      RESULT_VARIABLE result)
+    if(NOT result EQUAL 0 OR NOT version MATCHES "^glora [0-9]+\\.[0-9]+\\.[0-9]+\n$")
+      message(FATAL_ERROR "${prefix}/bin/glora --version failed (${result}): ${version}")
+    endif()
+    message(STATUS "installed tool: ${version}")
   endif()
 
   run("${CMAKE_COMMAND}" -S "${GLORA_SOURCE_DIR}/tests/consumer" -B "${WORK_DIR}/build"

@@ -7,6 +7,9 @@ import struct
 import numpy as np
 
 _DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64}
+# Other dtypes are written and read as raw integers (a model's ids, masks, quantised weights).
+_INTEGER_DTYPES = {"BOOL": np.uint8, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32,
+                   "I64": np.int64}
 
 
 def bf16_bits(values):
@@ -41,7 +44,8 @@ def write(path, tensors, metadata=None):
         if dtype == "BF16":
             raw = bf16_bits(array.astype(np.float32)).astype("<u2").tobytes()
         else:
-            raw = np.ascontiguousarray(array, dtype=np.dtype(_DTYPES[dtype]).newbyteorder("<")).tobytes()
+            numpy_type = _DTYPES.get(dtype) or _INTEGER_DTYPES[dtype]
+            raw = np.ascontiguousarray(array, dtype=np.dtype(numpy_type).newbyteorder("<")).tobytes()
         header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
@@ -54,8 +58,8 @@ def write(path, tensors, metadata=None):
             f.write(raw)
 
 
-def read(path):
-    """dict name -> float64 array (F16, F32, F64, BF16), and the metadata."""
+def read_raw(path):
+    """dict name -> (dtype, shape, raw bytes) in header order, and the metadata."""
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -64,10 +68,18 @@ def read(path):
     out = {}
     for name, entry in header.items():
         begin, end = entry["data_offsets"]
-        raw = data[8 + n + begin : 8 + n + end]
-        if entry["dtype"] == "BF16":
+        out[name] = (entry["dtype"], entry["shape"], data[8 + n + begin : 8 + n + end])
+    return out, metadata
+
+
+def read(path):
+    """dict name -> float64 array (F16, F32, F64, BF16), and the metadata."""
+    tensors, metadata = read_raw(path)
+    out = {}
+    for name, (dtype, shape, raw) in tensors.items():
+        if dtype == "BF16":
             values = bf16_values(np.frombuffer(raw, dtype="<u2"))
         else:
-            values = np.frombuffer(raw, dtype=np.dtype(_DTYPES[entry["dtype"]]).newbyteorder("<"))
-        out[name] = values.astype(np.float64).reshape(entry["shape"])
+            values = np.frombuffer(raw, dtype=np.dtype(_DTYPES[dtype]).newbyteorder("<"))
+        out[name] = values.astype(np.float64).reshape(shape)
     return out, metadata

@@ -41,8 +41,9 @@ def bias_value(choice, v):
     return 0.0
 
 
-def glora_output(W0, b0, config, t, X):
-    """y = (W0 + W0 * A + B) x + b0 + b0 * D + E + W0 c, with the slots from tensors t."""
+def merged(W0, b0, config, t):
+    """W = W0 + W0 * A + B and b = b0 + b0 * D + E + W0 c, with the slots from tensors t (b0 None:
+    a layer without a bias, b = E + W0 c)."""
     m, n = W0.shape
     A = slot_value(config["A"], t.get("Ad"), t.get("Au"), m)
     B = slot_value(config["B"], t.get("Bd"), t.get("Bu"), m)
@@ -52,7 +53,13 @@ def glora_output(W0, b0, config, t, X):
     b = bias_value(config["E"], t.get("E")) + (W0 @ c).reshape(-1)
     if b0 is not None:
         b = b + b0 + b0 * bias_value(config["D"], t.get("D"))
-    return W @ X + np.asarray(b).reshape(m, 1)
+    return W, np.broadcast_to(b, (m,))
+
+
+def glora_output(W0, b0, config, t, X):
+    """y = W x + b of the merged layer."""
+    W, b = merged(W0, b0, config, t)
+    return W @ X + b.reshape(-1, 1)
 
 
 def random_tensors(config, m, n, capacity):

@@ -43,6 +43,14 @@ struct storage_traits<A, true> {
   using scalar = typename E::Scalar;
 };
 
+/// Only reached after a failed static_assert: a Ref to return so that the
+/// compiler reports that assertion alone, not Eigen's overload candidates.
+template <typename M>
+Eigen::Ref<M> unbound_ref() {
+  static std::remove_const_t<M> nothing;
+  return Eigen::Ref<M>(nothing);
+}
+
 /// Binds an input (X, dY: k x N, samples as columns). Storage is viewed,
 /// never copied, so it must be column-major; an expression (a product, a
 /// cast, Ones(...)) is evaluated into a temporary first, as Eigen does.
@@ -60,7 +68,13 @@ Eigen::Ref<const MatrixX<T>> input_ref(const A& a) {
                 "anything else into a column-major matrix first");
   static_assert(!S::direct || S::unit_inner_stride,
                 "glora: an input (X, dY) must have contiguous columns (inner stride 1)");
-  return Eigen::Ref<const MatrixX<T>>(a);
+  constexpr bool bindable = S::matrix && std::is_same_v<typename S::scalar, T> &&
+                            (!S::direct || (S::column_major && S::unit_inner_stride));
+  if constexpr (bindable) {
+    return Eigen::Ref<const MatrixX<T>>(a);
+  } else {
+    return unbound_ref<const MatrixX<T>>();
+  }
 }
 
 /// Binds an output (Y, dX: k x N, samples as columns) without copying it.
@@ -78,7 +92,13 @@ Eigen::Ref<MatrixX<T>> output_ref(A&& a) {
                 "row-major N x features result pass result.transpose()");
   static_assert(S::unit_inner_stride,
                 "glora: an output (Y, dX) must have contiguous columns (inner stride 1)");
-  return Eigen::Ref<MatrixX<T>>(std::forward<A>(a));
+  constexpr bool bindable = S::matrix && std::is_same_v<typename S::scalar, T> && S::direct &&
+                            S::lvalue && S::column_major && S::unit_inner_stride;
+  if constexpr (bindable) {
+    return Eigen::Ref<MatrixX<T>>(std::forward<A>(a));
+  } else {
+    return unbound_ref<MatrixX<T>>();
+  }
 }
 
 /// Binds a merged weight's destination (out x in, either storage order).

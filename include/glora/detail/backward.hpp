@@ -24,6 +24,8 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
+
 namespace glora::detail {
 
 /// W0ᵀ as a map in the other storage order than W0's.
@@ -32,6 +34,17 @@ auto transposed(const OrderedMap<T, Layout>& W0) {
   constexpr int other = Layout == Eigen::RowMajor ? Eigen::ColMajor : Eigen::RowMajor;
   return OrderedMap<T, other>(W0.data(), W0.cols(), W0.rows(),
                               Eigen::OuterStride<>(W0.outerStride()));
+}
+
+/// The first `cols` columns of `buffer`, which grows to hold them and never
+/// shrinks: calls that alternate between sizes seen before (a backward with
+/// and without dX, two batch sizes) reuse it without reallocating.
+template <typename T>
+auto leading_columns(MatrixX<T>& buffer, Eigen::Index rows, Eigen::Index cols) {
+  if (buffer.rows() != rows || buffer.cols() < cols) {
+    buffer.resize(rows, std::max(cols, buffer.rows() == rows ? buffer.cols() : cols));
+  }
+  return buffer.leftCols(cols);
 }
 
 /// Adds the gradient of A's row factors: the downs of a low-rank A (column k
@@ -45,22 +58,20 @@ void accumulate_a_row_factors(const OrderedMap<T, Layout>& W0, const SlotView<co
   if (!A.active()) return;
   if (A.is(Kind::low_rank)) {
     // One pass over W0 for all k: W0 · [u_1 ⊙ X, ..., u_r ⊙ X].
-    ws.scaled_x.resize(X.rows(), N * A.rank());
+    auto scaled_x = leading_columns(ws.scaled_x, X.rows(), N * A.rank());
     for (Eigen::Index k = 0; k < A.rank(); ++k) {
-      ws.scaled_x.middleCols(N * k, N).array() =
-          X.array().colwise() * A.up.row(k).transpose().array();
+      scaled_x.middleCols(N * k, N).array() = X.array().colwise() * A.up.row(k).transpose().array();
     }
-    ws.w0_x.resize(W0.rows(), ws.scaled_x.cols());
-    weight_product<T>(W0, ws.scaled_x, ws.w0_x, ws.threads);
+    auto w0_x = leading_columns(ws.w0_x, W0.rows(), scaled_x.cols());
+    weight_product<T>(W0, scaled_x, w0_x, ws.threads);
     for (Eigen::Index k = 0; k < A.rank(); ++k) {
-      grad.down.col(k) +=
-          (ws.w0_x.middleCols(N * k, N).array() * dY.array()).rowwise().sum().matrix();
+      grad.down.col(k) += (w0_x.middleCols(N * k, N).array() * dY.array()).rowwise().sum().matrix();
     }
     return;
   }
-  ws.w0_x.resize(W0.rows(), N);
-  weight_product<T>(W0, X, ws.w0_x, ws.threads);
-  const auto row_gradient = (ws.w0_x.array() * dY.array()).rowwise().sum();
+  auto w0_x = leading_columns(ws.w0_x, W0.rows(), N);
+  weight_product<T>(W0, X, w0_x, ws.threads);
+  const auto row_gradient = (w0_x.array() * dY.array()).rowwise().sum();
   if (A.is(Kind::vector)) {
     grad.vector() += row_gradient.matrix();
   } else {
@@ -101,8 +112,9 @@ void backward_through_w0t(const OrderedMap<T, Layout>& W0, const SlotView<const 
     if (A.is(Kind::vector)) {
       // dY + diag(v) dY rather than (1 + v) ⊙ dY: a broadcast expression would be
       // evaluated into a temporary, a stored vector is not.
-      ws.stacked = dY + A.vector().asDiagonal() * dY;
-      weight_product<T>(W0t, ws.stacked, dX, ws.threads);
+      auto scaled = leading_columns(ws.stacked, dY.rows(), N);
+      scaled = dY + A.vector().asDiagonal() * dY;
+      weight_product<T>(W0t, scaled, dX, ws.threads);
     } else {
       weight_product<T>(W0t, dY, dX, ws.threads);
       if (A.is(Kind::scalar)) dX *= T(1) + A.scalar();
@@ -112,9 +124,9 @@ void backward_through_w0t(const OrderedMap<T, Layout>& W0, const SlotView<const 
 
   const Eigen::Index first_factor = want_dx ? N : 0;
   const Eigen::Index prompt_col = first_factor + N * rank_a;
-  ws.stacked.resize(dY.rows(), prompt_col + (prompt ? 1 : 0));
+  auto stacked = leading_columns(ws.stacked, dY.rows(), prompt_col + (prompt ? 1 : 0));
   if (want_dx) {
-    auto scaled = ws.stacked.leftCols(N);
+    auto scaled = stacked.leftCols(N);
     switch (A.kind) {
       case Kind::vector: scaled = dY + A.vector().asDiagonal() * dY; break;
       case Kind::scalar: scaled = dY * (T(1) + A.scalar()); break;
@@ -122,20 +134,20 @@ void backward_through_w0t(const OrderedMap<T, Layout>& W0, const SlotView<const 
     }
   }
   for (Eigen::Index k = 0; k < rank_a; ++k) {
-    ws.stacked.middleCols(first_factor + N * k, N).array() =
+    stacked.middleCols(first_factor + N * k, N).array() =
         dY.array().colwise() * A.down.col(k).array();
   }
-  if (prompt) ws.stacked.col(prompt_col) = ws.dy_sums;
-  ws.w0t_stacked.resize(W0t.rows(), ws.stacked.cols());
-  weight_product<T>(W0t, ws.stacked, ws.w0t_stacked, ws.threads);
+  if (prompt) stacked.col(prompt_col) = ws.dy_sums;
+  auto w0t_stacked = leading_columns(ws.w0t_stacked, W0t.rows(), stacked.cols());
+  weight_product<T>(W0t, stacked, w0t_stacked, ws.threads);
 
-  if (want_dx) dX = ws.w0t_stacked.leftCols(N);
+  if (want_dx) dX = w0t_stacked.leftCols(N);
   for (Eigen::Index k = 0; k < rank_a; ++k) {
-    const auto through_k = ws.w0t_stacked.middleCols(first_factor + N * k, N);
+    const auto through_k = w0t_stacked.middleCols(first_factor + N * k, N);
     if (want_dx) dX.array() += through_k.array().colwise() * A.up.row(k).transpose().array();
     grad_a.up.row(k) += (X.array() * through_k.array()).rowwise().sum().transpose().matrix();
   }
-  if (prompt) accumulate_c<T>(C, ws.w0t_stacked.col(prompt_col), grad_c);
+  if (prompt) accumulate_c<T>(C, w0t_stacked.col(prompt_col), grad_c);
 }
 
 /// Adds B's gradients and, when `dX` is wanted, its share Bᵀ dY of dX.
@@ -148,13 +160,14 @@ void backward_through_b(const SlotView<const T>& B, const Eigen::Ref<const Matri
   GemmBuffers<T>& gemm = thread_scratch(ws.threads, 0).gemm;
   const Eigen::Index N = X.cols();
   if (B.is(Kind::low_rank)) {
-    ws.low_rank.setZero(B.rank(), N);
-    product_add<T>(B.up, X, ws.low_rank, gemm);  // up X
-    product_add<T>(dY, ws.low_rank.transpose(), grad.down, gemm);
-    ws.low_rank.setZero();
-    product_add<T>(B.down.transpose(), dY, ws.low_rank, gemm);  // downᵀ dY
-    product_add<T>(ws.low_rank, X.transpose(), grad.up, gemm);
-    if (want_dx) product_add<T>(B.up.transpose(), ws.low_rank, dX, gemm);
+    auto low_rank = leading_columns(ws.low_rank, B.rank(), N);
+    low_rank.setZero();
+    product_add<T>(B.up, X, low_rank, gemm);  // up X
+    product_add<T>(dY, low_rank.transpose(), grad.down, gemm);
+    low_rank.setZero();
+    product_add<T>(B.down.transpose(), dY, low_rank, gemm);  // downᵀ dY
+    product_add<T>(low_rank, X.transpose(), grad.up, gemm);
+    if (want_dx) product_add<T>(B.up.transpose(), low_rank, dX, gemm);
     return;
   }
   // B is v 1ᵀ (v = s 1 for a scalar): B X = v colsum(X), Bᵀ dY = 1 (vᵀ dY).

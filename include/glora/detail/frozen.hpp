@@ -96,6 +96,13 @@ auto frozen_storage(Frozen& f) {
   return MergeTarget<T>{f.weight_data(), f.stride(), f.row_major};
 }
 
+/// Whether W0 can be stored or viewed as a layer's weight of scalar T (the
+/// static_asserts below say why not; code past them is skipped so that the
+/// compiler reports the assertion alone).
+template <typename T, typename WD>
+constexpr bool weight_source_ok_v =
+    storage_traits<WD>::matrix&& std::is_same_v<typename storage_traits<WD>::scalar, T>;
+
 template <typename T, typename WD>
 void require_weight_source() {
   using S = storage_traits<WD>;
@@ -110,7 +117,9 @@ template <typename T, typename WD>
 OwnedFrozen<T> owned_frozen(WD&& W0) {
   require_weight_source<T, WD>();
   OwnedFrozen<T> frozen;
-  if constexpr (storage_order_v<plain_t<WD>> == Eigen::RowMajor) {
+  if constexpr (!weight_source_ok_v<T, WD>) {
+    return frozen;
+  } else if constexpr (storage_order_v<plain_t<WD>> == Eigen::RowMajor) {
     frozen.row_major = true;
     frozen.row_major_weight = std::forward<WD>(W0);
     frozen.kernels = &kernels_for<T, Eigen::RowMajor>;
@@ -145,17 +154,21 @@ ViewedFrozen<T> viewed_frozen(WD&& W0) {
                 "block of one), not an expression");
   static_assert(S::unit_inner_stride,
                 "glora: a layer view's W0 must have contiguous rows or columns (inner stride 1)");
-  constexpr int layout = storage_order_v<plain_t<WD>>;
   ViewedFrozen<T> frozen;
-  // Viewed through const, the storage is never written: merge_in_place checks `writable`.
-  frozen.weight = const_cast<T*>(W0.derived().data());
-  frozen.out = W0.rows();
-  frozen.in = W0.cols();
-  frozen.weight_stride = W0.outerStride();
-  frozen.row_major = layout == Eigen::RowMajor;
-  frozen.kernels = &kernels_for<T, layout>;
-  frozen.writable = S::lvalue;
-  return frozen;
+  if constexpr (!(weight_source_ok_v<T, WD> && S::direct && S::unit_inner_stride)) {
+    return frozen;
+  } else {
+    constexpr int layout = storage_order_v<plain_t<WD>>;
+    // Viewed through const, the storage is never written: merge_in_place checks `writable`.
+    frozen.weight = const_cast<T*>(W0.derived().data());
+    frozen.out = W0.rows();
+    frozen.in = W0.cols();
+    frozen.weight_stride = W0.outerStride();
+    frozen.row_major = layout == Eigen::RowMajor;
+    frozen.kernels = &kernels_for<T, layout>;
+    frozen.writable = S::lvalue;
+    return frozen;
+  }
 }
 
 template <typename T, typename WD, typename BD>

@@ -191,7 +191,7 @@ class LayerBase {
     Dense<T> merged;
     merged.weight.resize(out_features(), in_features());
     merged.bias.resize(out_features());
-    merge_into(merged.weight, merged.bias);
+    merge_as("merge", merged.weight, merged.bias);
     return merged;
   }
 
@@ -200,15 +200,7 @@ class LayerBase {
   /// has W0's storage order.
   template <typename WD, typename BD>
   void merge_into(WD&& W, BD&& b) const {
-    require_weight_target<T, WD>();
-    const Call where(Derived::type_name, "merge_into");
-    Eigen::Ref<MatrixX<T>> bias = output_ref<T>(std::forward<BD>(b));
-    check_adapter(where);
-    check_shape(where, "W", W, out_features(), in_features());
-    check_shape(where, "b", bias, out_features(), 1);
-    const bool row_major = storage_order_v<plain_t<WD>> == Eigen::RowMajor;
-    frozen_.kernels->merge(frozen_view(frozen_), adapter_view(adapter_),
-                           MergeTarget<T>{W.data(), W.outerStride(), row_major}, bias.col(0));
+    merge_as("merge_into", std::forward<WD>(W), std::forward<BD>(b));
   }
 
   /// Folds the adapter into W0 and b0 themselves (for a view: into the
@@ -255,6 +247,20 @@ class LayerBase {
   Params adapter_;
 
  private:
+  /// merge_into, its errors naming `call`.
+  template <typename WD, typename BD>
+  void merge_as(const char* call, WD&& W, BD&& b) const {
+    require_weight_target<T, WD>();
+    const Call where(Derived::type_name, call);
+    Eigen::Ref<MatrixX<T>> bias = output_ref<T>(std::forward<BD>(b));
+    check_adapter(where);
+    check_shape(where, "W", W, out_features(), in_features());
+    check_shape(where, "b", bias, out_features(), 1);
+    const bool row_major = storage_order_v<plain_t<WD>> == Eigen::RowMajor;
+    frozen_.kernels->merge(frozen_view(frozen_), adapter_view(adapter_),
+                           MergeTarget<T>{W.data(), W.outerStride(), row_major}, bias.col(0));
+  }
+
   mutable SharedWorkspace<Workspace<T>> workspace_;
   mutable SharedWorkspace<BackwardWorkspace<T>> backward_workspace_;
 };

@@ -6,6 +6,7 @@
 
 #include <glora/io/file_error.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -51,7 +52,7 @@ class AtomicFile {
   void write(const void* bytes, std::size_t n) {
     const auto* p = static_cast<const char*>(bytes);
     while (n > 0) {
-      const ssize_t done = ::write(fd_, p, n);
+      const ssize_t done = ::write(fd_, p, std::min(n, max_write));
       if (done < 0 && errno == EINTR) continue;
       if (done <= 0) {
         if (done == 0) errno = ENOSPC;
@@ -61,6 +62,7 @@ class AtomicFile {
       n -= static_cast<std::size_t>(done);
       written_ += static_cast<std::size_t>(done);
     }
+    start_writeback();
   }
 
   /// Flushes the bytes to the device and renames the temporary over the
@@ -85,6 +87,19 @@ class AtomicFile {
     errno = error;
     system_error(what);
   }
+  /// Every `writeback_interval` bytes, starts writing the new ones to the
+  /// device (without waiting): a large file then reaches the device while the
+  /// rest is produced, so commit() waits only for the last part, and the
+  /// system does not pile up gigabytes of unwritten pages.
+  void start_writeback() noexcept {
+#if defined(__linux__)
+    if (written_ - started_ < writeback_interval) return;
+    ::sync_file_range(fd_, static_cast<off_t>(started_), static_cast<off_t>(written_ - started_),
+                      SYNC_FILE_RANGE_WRITE);
+    started_ = written_;
+#endif
+  }
+
   void discard() noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -94,8 +109,16 @@ class AtomicFile {
 
   std::string path_;
   std::string temp_;
+  static constexpr std::size_t writeback_interval = std::size_t(16) << 20;
+  /// The largest write() call, so that one call never commits more than a
+  /// small part of the 16 MB between two writebacks. It is not a measured
+  /// speed-up: writing 1 GB with fsync in calls of 256 KB, 4 MB and 64 MB
+  /// showed no consistent difference (bench/README.md, "The glora tool").
+  static constexpr std::size_t max_write = std::size_t(256) << 10;
+
   int fd_ = -1;
   std::size_t written_ = 0;
+  std::size_t started_ = 0;  // bytes whose writeback has been started
 };
 
 }  // namespace glora::io

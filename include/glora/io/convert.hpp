@@ -1,7 +1,8 @@
 #pragma once
 // Converting a tensor's raw bytes (little-endian, row-major) into float or
-// double storage (column-major, as Eigen keeps matrices), and the check that
-// every value is finite.
+// double storage (column-major, as Eigen keeps matrices, or in storage order),
+// float or double values back into a dtype's bytes, and the check that every
+// value is finite.
 
 #include <glora/io/dtype.hpp>
 
@@ -122,6 +123,20 @@ bool convert_as(const unsigned char* src, std::size_t rows, std::size_t cols, T*
   return false;
 }
 
+/// Calls f(From{}, convert) with the storage type of `dtype` (F16, BF16, F32 or
+/// F64) and the exact conversion of one stored value to T.
+template <typename T, typename F>
+decltype(auto) with_decoder(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::F32: return f(float{}, [](float v) { return static_cast<T>(v); });
+    case DType::F64: return f(double{}, [](double v) { return static_cast<T>(v); });
+    case DType::F16:
+      return f(std::uint16_t{}, [](std::uint16_t h) { return static_cast<T>(half_to_float(h)); });
+    default:
+      return f(std::uint16_t{}, [](std::uint16_t b) { return static_cast<T>(bf16_to_float(b)); });
+  }
+}
+
 /// Writes the row-major rows x cols tensor at `src` (dtype F16, BF16, F32 or
 /// F64) into the column-major storage `dst` (rows x cols, leading dimension rows).
 /// Returns true when every value was found finite on the way; false means
@@ -129,17 +144,9 @@ bool convert_as(const unsigned char* src, std::size_t rows, std::size_t cols, T*
 template <typename T>
 bool convert_to_column_major(const unsigned char* src, DType dtype, std::size_t rows,
                              std::size_t cols, T* dst) {
-  const auto cast = [](auto v) { return static_cast<T>(v); };
-  switch (dtype) {
-    case DType::F32: return convert_as<float>(src, rows, cols, dst, cast);
-    case DType::F64: return convert_as<double>(src, rows, cols, dst, cast);
-    case DType::F16:
-      return convert_as<std::uint16_t>(
-          src, rows, cols, dst, [](std::uint16_t h) { return static_cast<T>(half_to_float(h)); });
-    default:
-      return convert_as<std::uint16_t>(
-          src, rows, cols, dst, [](std::uint16_t b) { return static_cast<T>(bf16_to_float(b)); });
-  }
+  return with_decoder<T>(dtype, [&](auto from, auto convert) {
+    return convert_as<decltype(from)>(src, rows, cols, dst, convert);
+  });
 }
 
 /// Index of the first NaN or infinity among n values, or n. Tests the
@@ -167,3 +174,40 @@ std::size_t first_non_finite(const T* values, std::size_t n) {
 }
 
 }  // namespace glora::io::detail
+
+namespace glora::io {
+
+/// dst[k] = the k-th of n values stored at `src` in `dtype` (F16, BF16, F32
+/// or F64), in storage order: part of a tensor, as it lies in the file.
+template <typename T>
+void decode_values(const unsigned char* src, DType dtype, std::size_t n, T* dst) {
+  detail::with_decoder<T>(dtype, [&](auto from, auto convert) {
+    detail::straight_copy<decltype(from)>(src, n, dst, convert);
+  });
+}
+
+/// Stores n values in `dtype` (F16, BF16, F32 or F64; F16 and BF16 rounded
+/// to nearest even) at `dst`, little-endian: n times the dtype's size bytes.
+template <typename T>
+void encode_values(const T* values, std::size_t n, DType dtype, unsigned char* dst) {
+  // One loop per dtype, so that each is a plain loop the compiler can vectorise.
+  const auto store = [&](auto convert) {
+    using To = decltype(convert(values[0]));
+    if constexpr (std::is_same_v<To, T>) {
+      if (n > 0) std::memcpy(dst, values, n * sizeof(T));
+    } else {
+      for (std::size_t k = 0; k < n; ++k) {
+        const To v = convert(values[k]);
+        std::memcpy(dst + k * sizeof(To), &v, sizeof(To));
+      }
+    }
+  };
+  switch (dtype) {
+    case DType::F32: store([](T v) { return static_cast<float>(v); }); break;
+    case DType::F64: store([](T v) { return static_cast<double>(v); }); break;
+    case DType::F16: store([](T v) { return float_to_half(static_cast<float>(v)); }); break;
+    default: store([](T v) { return float_to_bf16(static_cast<float>(v)); }); break;
+  }
+}
+
+}  // namespace glora::io

@@ -4,6 +4,7 @@
 
 #include <glora/io/file_error.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -61,7 +62,7 @@ class MappedFile {
   MappedFile(MappedFile&& other) noexcept { *this = std::move(other); }
   MappedFile& operator=(MappedFile&& other) noexcept {
     if (this != &other) {
-      release();
+      unmap();
       path_ = std::move(other.path_);
       buffer_ = std::move(other.buffer_);
       map_ = std::exchange(other.map_, nullptr);
@@ -73,11 +74,27 @@ class MappedFile {
   }
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
-  ~MappedFile() { release(); }
+  ~MappedFile() { unmap(); }
 
   const std::string& path() const { return path_; }
   const unsigned char* data() const { return data_; }
   std::size_t size() const { return size_; }
+
+  /// Gives back the memory of the bytes [offset, offset + length) once they
+  /// have been used, so that a pass over a file larger than memory keeps only
+  /// what it is working on: the pages that hold them (rounded out to whole
+  /// pages) leave the process; the system's page cache keeps the file, and
+  /// touching the bytes again reads them back, unchanged. No effect on a file
+  /// that was read into memory rather than mapped.
+  void release(std::size_t offset, std::size_t length) const noexcept {
+    if (map_ == nullptr || offset >= size_ || length == 0) return;
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t begin = offset / page * page;
+    const std::size_t end = std::min(size_, offset + std::min(length, size_ - offset));
+    // MADV_DONTNEED on a private, never-written file mapping drops the pages
+    // from this process only; the next access maps the file's pages again.
+    ::madvise(static_cast<unsigned char*>(map_) + begin, end - begin, MADV_DONTNEED);
+  }
 
  private:
   [[noreturn]] void system_error(const char* what) const {
@@ -106,7 +123,7 @@ class MappedFile {
     data_ = buffer_.data();
   }
 
-  void release() {
+  void unmap() {
     if (map_ != nullptr) ::munmap(map_, size_);
     map_ = nullptr;
     data_ = nullptr;

@@ -15,8 +15,8 @@
 #include <glora/io/file_error.hpp>
 #include <glora/io/layer_tensors.hpp>
 #include <glora/io/load.hpp>
-#include <glora/io/mapped_file.hpp>
 #include <glora/io/safetensors_file.hpp>
+#include <glora/io/safetensors_header.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -63,13 +63,7 @@ class PeftAdapter {
 
  private:
   void read_config(const std::string& path) {
-    const MappedFile bytes(path);
-    const auto* text = reinterpret_cast<const char*>(bytes.data());
-    const nlohmann::json json =
-        detail::parse_strict_json(path, "the file", text, text + bytes.size());
-    if (!json.is_object()) {
-      detail::fail(path, "is " + std::string(json.type_name()) + ", not a JSON object");
-    }
+    const nlohmann::json json = detail::read_json_object(path);
     const auto field = [&](const char* key) -> const nlohmann::json& {
       if (!json.contains(key)) detail::fail(path, std::string("has no \"") + key + "\"");
       return json[key];

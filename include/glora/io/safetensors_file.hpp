@@ -87,6 +87,15 @@ class SafetensorsFile {
     return {&t, data_ + header_.buffer_offset + t.begin};
   }
 
+  /// Gives back the memory of `n` bytes of the file from `first` (a pointer
+  /// into a tensor's bytes) once they are used: see MappedFile::release. The
+  /// bytes stay readable; touching them again reads them back.
+  void release(const unsigned char* first, std::size_t n) const noexcept {
+    if (keep_.map != nullptr && first >= data_) {
+      keep_.map->release(static_cast<std::size_t>(first - data_), n);
+    }
+  }
+
   /// Reads a tensor of shape [rows, cols] (or [n]: n x 1, or []: 1 x 1) into
   /// column-major storage of exactly that many values, converting from F16,
   /// BF16, F32 or F64. Throws file_error for another dtype, more than two

@@ -9,6 +9,7 @@
 
 #include <glora/io/dtype.hpp>
 #include <glora/io/file_error.hpp>
+#include <glora/io/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -120,6 +121,18 @@ inline nlohmann::json parse_strict_json(const std::string& path, const std::stri
   } catch (const nlohmann::json::exception& e) {
     fail(path, what + " is not valid UTF-8 JSON: " + json_reason(e));
   }
+}
+
+/// Reads the whole file at `path` as strict JSON (parse_strict_json), which
+/// must be one object: a configuration or an index.
+inline nlohmann::json read_json_object(const std::string& path) {
+  const MappedFile bytes(path);
+  const auto* text = reinterpret_cast<const char*>(bytes.data());
+  nlohmann::json json = parse_strict_json(path, "the file", text, text + bytes.size());
+  if (!json.is_object()) {
+    fail(path, "is " + std::string(json.type_name()) + ", not a JSON object");
+  }
+  return json;
 }
 
 inline std::uint64_t read_u64_le(const unsigned char* p) {

@@ -6,6 +6,7 @@
 // appears at its path only on commit() (see AtomicFile).
 
 #include <glora/io/atomic_file.hpp>
+#include <glora/io/convert.hpp>
 #include <glora/io/dtype.hpp>
 #include <glora/io/file_error.hpp>
 #include <glora/io/safetensors_header.hpp>
@@ -91,6 +92,45 @@ class SafetensorsWriter {
     }
   }
 
+  /// Appends n values to the tensor being written (the one the next byte
+  /// belongs to), converted to its declared dtype (F16 and BF16 rounded to
+  /// nearest even): the whole tensor, or one part of it after another, so
+  /// that a tensor larger than memory is written a block of rows at a time.
+  /// Throws std::logic_error when that tensor is not F16, BF16, F32 or F64,
+  /// or when the values run past its end.
+  template <typename T>
+  void write_values(const T* values, std::size_t n) {
+    const std::uint64_t at = position();
+    const std::size_t k =
+        static_cast<std::size_t>(std::upper_bound(ends_.begin(), ends_.end(), at) - ends_.begin());
+    const auto fail = [this](const std::string& what) {
+      throw std::logic_error("glora::io::SafetensorsWriter::write_values: " + path() + ": " + what);
+    };
+    const auto more = [n] { return std::to_string(n) + (n == 1 ? " value" : " values"); };
+    if (k == tensors_.size())
+      fail("the declared tensors are all written; " + more() + " more given");
+    const TensorSpec& t = tensors_[k];
+    if (!is_floating(t.dtype)) {
+      fail("tensor " + detail::quote(t.name) + " is " + dtype_name(t.dtype) +
+           ", not F16, BF16, F32 or F64");
+    }
+    const std::uint64_t left = (ends_[k] - at) / dtype_size(t.dtype);
+    if (n > left) {
+      fail("tensor " + detail::quote(t.name) + " has " + std::to_string(left) + " values left, " +
+           more() + " given");
+    }
+    const DType dtype = t.dtype;
+    if (dtype == dtype_of<T>()) return write(values, n * sizeof(T));  // stored as they are
+    // Through a small buffer: bounded memory however many values come.
+    constexpr std::size_t block = 1 << 16;
+    buffer_.resize(std::min(n, block) * dtype_size(dtype));
+    for (std::size_t done = 0; done < n; done += block) {
+      const std::size_t count = std::min(block, n - done);
+      encode_values(values + done, count, dtype, buffer_.data());
+      write(buffer_.data(), count * dtype_size(dtype));
+    }
+  }
+
   /// Writes the next tensor from an Eigen matrix m: its PyTorch shape must
   /// hold m.rows() x m.cols() values ([rows, cols], or [n] / [] for a vector
   /// or one value), written row-major in the declared dtype (F16 and BF16
@@ -108,18 +148,15 @@ class SafetensorsWriter {
                              " values)");
     }
     using T = typename Derived::Scalar;
-    const DType dtype = tensors_[k].dtype;
     // Rows go out in blocks through a small row-major buffer: bounded memory
     // whatever the storage order of m.
     const Eigen::Index block =
         std::max<Eigen::Index>(1, (1 << 16) / std::max<Eigen::Index>(1, m.cols()));
     Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows;
-    std::vector<unsigned char> out;
     for (Eigen::Index r = 0; r < m.rows(); r += block) {
       const Eigen::Index n = std::min(block, m.rows() - r);
       rows = m.derived().middleRows(r, n);
-      encode(rows.data(), static_cast<std::size_t>(rows.size()), dtype, out);
-      file_->write(out.data(), out.size());
+      write_values(rows.data(), static_cast<std::size_t>(rows.size()));
     }
     next_ = k + 1;
   }
@@ -151,31 +188,13 @@ class SafetensorsWriter {
     return bytes;
   }
 
-  template <typename T>
-  static void encode(const T* values, std::size_t n, DType dtype, std::vector<unsigned char>& out) {
-    out.resize(n * dtype_size(dtype));
-    unsigned char* p = out.data();
-    for (std::size_t k = 0; k < n; ++k) {
-      switch (dtype) {
-        case DType::F32: put(p, static_cast<float>(values[k])); break;
-        case DType::F64: put(p, static_cast<double>(values[k])); break;
-        case DType::F16: put(p, float_to_half(static_cast<float>(values[k]))); break;
-        default: put(p, float_to_bf16(static_cast<float>(values[k]))); break;
-      }
-    }
-  }
-  template <typename U>
-  static void put(unsigned char*& p, U v) {
-    std::memcpy(p, &v, sizeof v);
-    p += sizeof v;
-  }
-
   std::uint64_t position() const { return file_->size() - start_; }
 
   std::vector<TensorSpec> tensors_;
   std::vector<std::uint64_t> begins_, ends_;  // each tensor's offsets in the buffer
   std::size_t next_ = 0;
   std::unique_ptr<AtomicFile> file_;
+  std::vector<unsigned char> buffer_;  // values being converted to their dtype
   std::size_t start_ = 0;
 };
 

@@ -9,9 +9,9 @@
 #include <glora/detail/kernels.hpp>
 
 #define GLORA_KERNELS_INSTANTIATE(T, Layout)                                                     \
-  template void forward_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,     \
-                                          const Eigen::Ref<const MatrixX<T>>&,                   \
-                                          Eigen::Ref<MatrixX<T>>, Workspace<T>&);                \
+  template void grouped_forward_kernel<T, Layout>(const FrozenView<T>&, const GroupedBatch<T>&,  \
+                                                  const Eigen::Ref<const MatrixX<T>>&,           \
+                                                  Eigen::Ref<MatrixX<T>>, Workspace<T>&);        \
   template void backward_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,    \
                                            const Eigen::Ref<const MatrixX<T>>&,                  \
                                            const Eigen::Ref<const MatrixX<T>>&, AdapterView<T>,  \

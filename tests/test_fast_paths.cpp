@@ -1,7 +1,8 @@
 // The fast paths of forward and merge (streaming kernel, Eigen GEMM on kept
-// buffers, tiled materialisation) against the layer's formula written out with
-// loops, on shapes that cross every row chunk, column block and tile boundary
-// of the kernels: sizes that are not multiples of a tile, rank 1, batch 1.
+// buffers, tiled materialisation, blocks of a wide batch) against the layer's
+// formula written out with loops, on shapes that cross every row chunk, column
+// block and tile boundary of the kernels: sizes that are not multiples of a
+// tile, rank 1, batch 1, batches of hundreds.
 //
 //   W = W0 + W0 ⊙ A + B,   b = b0 + b0 ⊙ D + E + W0 c,   y = W x + b
 #include <glora/glora.hpp>
@@ -170,6 +171,10 @@ std::string merge_mismatch(const Layer& layer, const Plain<Layer>& plain) {
 const Index kRows[] = {1, 7, 67, 300, 1024, 2053};
 const Index kCols[] = {1, 17, 300};
 const Index kBatches[] = {1, 2, 3, 9};
+// Wide batches: the forward goes in blocks of 256 columns (256 / (1 + r) when a
+// rank-r A stacks r more columns per sample), tiles of 256 output rows and
+// weight tiles of 256 columns; 300 x 270 at these batches crosses each.
+const Index kWideBatches[] = {60, 300};
 
 template <typename Layer>
 void check_layer() {
@@ -187,6 +192,9 @@ void check_layer() {
       }
     }
   }
+  const Layer wide = make_layer<Layer>(300, 270, true, seed);
+  const Plain<Layer> plain(wide);
+  for (Index batch : kWideBatches) CHECK(forward_mismatch(wide, plain, batch) == "");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // forward(X, Y) at a batch size seen before allocates nothing, for every kind
 // of every slot, with and without a frozen bias, at layer sizes where Eigen's
-// own GEMM would take its packing buffers from the heap; and merge_into
+// own GEMM would take its packing buffers from the heap, nor do Dense::forward
+// and an adapter bank's mixed batches; and merge_into
 // allocates nothing through operator new (its one tile of scratch per thread
 // comes from Eigen's allocator, which merge is allowed to use); nor do the
 // losses into caller storage or an optimiser step after the first.
@@ -11,6 +12,7 @@
 // ctest-header-only
 #define EIGEN_RUNTIME_NO_MALLOC
 #include <glora/glora.hpp>
+#include <glora/serving.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +20,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <vector>
 
 namespace {
@@ -155,4 +158,59 @@ TEST_CASE("losses and optimiser steps allocate nothing in steady state", "[no_al
   sgd.step(dense, dense_grads);
   CHECK(allocations_during([&] { adam.step(layer.adapter(), grads); }) == 0);
   CHECK(allocations_during([&] { sgd.step(dense, dense_grads); }) == 0);
+}
+
+TEMPLATE_TEST_CASE("Dense::forward allocates nothing in steady state", "[no_alloc]", float,
+                   double) {
+  using T = TestType;
+  const glora::Dense<T> dense(glora::MatrixX<T>::Random(kOut, kIn),
+                              glora::VectorX<T>::Random(kOut));
+  for (Index batch : kBatches) {
+    const glora::MatrixX<T> X = glora::MatrixX<T>::Random(kIn, batch);
+    glora::MatrixX<T> Y(kOut, batch);
+    glora::Workspace<T> workspace;
+    dense.forward(X, Y);
+    dense.forward(X, Y, workspace);
+    INFO("batch " << batch);
+    CHECK(allocations_during([&] { dense.forward(X, Y); }) == 0);
+    CHECK(allocations_during([&] { dense.forward(X, Y, workspace); }) == 0);
+  }
+}
+
+TEMPLATE_TEST_CASE("a bank's mixed batches allocate nothing in steady state", "[no_alloc]", float,
+                   double) {
+  using T = TestType;
+  using Full = glora::Adapter<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>;
+  glora::AdapterBank<Full> bank(glora::MatrixX<T>::Random(kOut, kIn),
+                                glora::VectorX<T>::Random(kOut));
+  std::vector<std::string> names;
+  for (int a = 0; a < 16; ++a) {
+    Full adapter(kOut, kIn);
+    adapter.for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
+    names.push_back("tenant-" + std::to_string(a));
+    bank.add(names.back(), adapter);
+  }
+  // One adapter for all; sixteen each their own; a mix with base columns, wide
+  // enough for the tiled path and several blocks.
+  std::vector<std::vector<std::string>> batches = {{names[0]}, names, {}};
+  for (int j = 0; j < 300; ++j) batches[2].push_back(j % 7 == 0 ? "" : names[std::size_t(j % 3)]);
+  glora::BankWorkspace<T> workspace;
+  for (const auto& keys : batches) {  // the first calls size the workspaces
+    const glora::MatrixX<T> X = glora::MatrixX<T>::Random(kIn, Index(keys.size()));
+    glora::MatrixX<T> Y(kOut, X.cols());
+    bank.forward(X, keys, Y);
+    bank.forward(X, keys, Y, workspace);
+  }
+  // Each batch again, and a new one no larger: other adapters, another grouping.
+  std::vector<std::string> other(10, names[5]);
+  other[3] = names[9];
+  other[7] = "";
+  batches.push_back(other);
+  for (const auto& keys : batches) {
+    const glora::MatrixX<T> X = glora::MatrixX<T>::Random(kIn, Index(keys.size()));
+    glora::MatrixX<T> Y(kOut, X.cols());
+    INFO(keys.size() << " columns");
+    CHECK(allocations_during([&] { bank.forward(X, keys, Y); }) == 0);
+    CHECK(allocations_during([&] { bank.forward(X, keys, Y, workspace); }) == 0);
+  }
 }

@@ -1,9 +1,12 @@
 #pragma once
 // Dense<T>: a plain y = W x + b layer, what a GLoRA layer becomes once merged.
 
+#include <glora/detail/gemm.hpp>
+#include <glora/detail/product.hpp>
 #include <glora/errors.hpp>
 #include <glora/parameters.hpp>
 #include <glora/support.hpp>
+#include <glora/workspace.hpp>
 
 #include <Eigen/Core>
 
@@ -34,13 +37,29 @@ struct Dense {
     return Y;
   }
 
-  /// Writes weight · X + bias into Y, which must already be out x N.
+  /// Writes weight · X + bias into Y, which must already be out x N. Uses the
+  /// layer's own workspace: after the first call at a batch size it allocates
+  /// nothing. Safe to call from several threads at once: a call that finds
+  /// the workspace in use runs on a temporary one (and allocates); threads
+  /// that share a layer should pass their own Workspace to the overload below.
   void forward(const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y) const {
+    workspace_.use([&](Workspace<T>& ws) { forward(X, Y, ws); });
+  }
+
+  /// As forward(X, Y), with caller-owned scratch. The product is the
+  /// library's weight product (see weight_product): for a few columns, the
+  /// streaming kernel that reads the weight once; for more, GEMM on the
+  /// workspace's packing buffers (or the BLAS, built with GLORA_BLAS).
+  void forward(const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
+               Workspace<T>& workspace) const {
     detail::check_shape("glora::Dense::forward", "bias", bias, out_features(), 1);
     detail::check_rows("glora::Dense::forward", "X", X, in_features(), "in_features");
     detail::check_shape("glora::Dense::forward", "Y", Y, out_features(), X.cols());
-    Y.noalias() = weight * X;
-    Y.colwise() += bias;
+    if (X.cols() == 0) return;
+    Y.colwise() = bias;  // the product adds to it: one pass over Y fewer than adding it after
+    const detail::OrderedMap<T, Eigen::ColMajor> W(weight.data(), weight.rows(), weight.cols(),
+                                                   Eigen::OuterStride<>(weight.outerStride()));
+    detail::weight_product_add<T>(W, X, Y, workspace.threads);
   }
 
   /// Backpropagates dY (out x N, the gradient of the loss w.r.t. Y) through
@@ -87,6 +106,9 @@ struct Dense {
     f("weight", Role::value, detail::as_matrix(d.weight)...);
     f("bias", Role::value, detail::as_matrix(d.bias)...);
   }
+
+ private:
+  mutable detail::SharedWorkspace<Workspace<T>> workspace_;
 };
 
 }  // namespace glora

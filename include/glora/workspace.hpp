@@ -1,7 +1,8 @@
 #pragma once
-// Workspace<T>: scratch memory for the unmerged forward, reused across calls.
+// Workspace<T>: scratch memory for the forward passes, reused across calls.
 
 #include <glora/detail/gemm.hpp>
+#include <glora/detail/scratch.hpp>
 #include <glora/support.hpp>
 
 #include <mutex>
@@ -12,28 +13,40 @@ namespace glora {
 namespace detail {
 
 /// What one thread needs inside a forward: packing buffers for Eigen's GEMM
-/// kernel and a tile of the adapted weight (in the weight's storage order).
+/// kernel, a tile of the adapted weight (in the weight's storage order) with
+/// the scratch that forms it, and a tile of the product of W0 and the
+/// right-hand sides.
 template <typename T>
 struct ThreadScratch {
   GemmBuffers<T> gemm;
   VectorX<T> tile;
+  MergeScratch<T> merge;
+  VectorX<T> product;
 };
 
 }  // namespace detail
 
-/// Scratch for Linear::forward. Its buffers grow to fit the largest call
-/// seen and are then reused, so a forward at a batch size seen before
-/// allocates nothing. One workspace serves one forward at a time.
+/// Scratch for the unmerged forward (Linear::forward, AdapterBank::forward)
+/// and Dense::forward. Its buffers grow to fit the largest call seen and are
+/// then reused, so a forward no larger than one seen before allocates
+/// nothing. One workspace serves one forward at a time.
 ///
-/// Size: O((m + n) · r · N) for an m x n layer, a batch of N and a rank-r A,
-/// plus one fixed-size tile per thread; never a full m x n matrix.
+/// Size, for an m x n layer, a batch of N columns in G groups (one per
+/// adapter) and a rank-r A: O(n · (1 + r) · min(N, 256) + (m + n) · G), plus
+/// a tile of the product and one of the adapted weight per thread; never a
+/// full m x n matrix. The members are the kernels' scratch, in no particular
+/// shape: each is seen as a matrix of the size a call needs.
 template <typename T>
 struct Workspace {
-  MatrixX<T> stacked;   ///< the right-hand sides that share one pass over W0
-  MatrixX<T> product;   ///< W0 times `stacked`
-  MatrixX<T> low_rank;  ///< B's up times X
-  VectorX<T> bias;      ///< the effective bias b0 + b0 ⊙ D + E + W0 c
-  VectorX<T> prompt;    ///< the prompt c
+  VectorX<T> stacked;      ///< one block's right-hand sides that share one pass over W0
+  VectorX<T> gathered;     ///< one block of X, its columns in the order of their groups
+  VectorX<T> low_rank;     ///< B's up times one block of X
+  VectorX<T> transposed;   ///< B's up, transposed
+  VectorX<T> column_sums;  ///< one block of X's column sums, for a vector or scalar B
+  VectorX<T> bias;         ///< each group's bias b0 + b0 ⊙ D + E + W0 c (out x groups)
+  VectorX<T> prompt;       ///< each group's prompt c (in x groups with a prompt)
+  std::vector<Eigen::Index> prompt_index;   ///< each group's column of `prompt`, or -1
+  std::vector<Eigen::Index> stacked_index;  ///< each group's first own column of `stacked`, or -1
   std::vector<detail::ThreadScratch<T>> threads;  ///< one per thread of a forward
 };
 

@@ -19,6 +19,7 @@ GLORA_DEB_PACKAGES=(
   libfuzzer-14-dev   # the fuzzers over the file readers (clang -fsanitize=fuzzer)
   python3-numpy      # the example and tests that write files from Python
   python3-torch      # the test of scripts/convert_reference_checkpoint.py (about 25 s to install)
+  libopenblas-dev    # the optional BLAS back end (cmake -DGLORA_BLAS=ON) and bench_blas.cpp
 )
 
 # Prints the packages of GLORA_DEB_PACKAGES that are not installed, one a line.

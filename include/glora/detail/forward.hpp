@@ -1,199 +1,475 @@
 #pragma once
-// The unmerged forward: y = (W0 + W0 ⊙ A + B) x + b without ever forming W.
+// The unmerged forward, y = (W0 + W0 ⊙ A + B) x + b without ever forming W,
+// for a batch whose columns may each run through another adapter over the one
+// frozen W0 (a server's mixed batch). The forward of one adapter is its
+// one-group case: there is one arithmetic.
 //
-// W0 is the only large operand, so the cost of a call is the number of passes
-// over W0 and the multiply-adds done per element of it. Two paths:
+// W0 is the only large operand, so what a call costs is the passes over W0
+// and the multiply-adds spent per entry of it. Every column of the batch,
+// whatever its adapter, shares one pass. A group is the columns of one
+// adapter; per column j of group g:
 //
-// Factored. Every term that needs W0 is one product Z = W0 · S:
-//   low-rank A:         S = [X + c1ᵀ, u_1 ⊙ X, ..., u_r ⊙ X]   (u_k: row k of A's up)
-//                       y = Z_0 + Σ_k diag(d_k) Z_k              (d_k: column k of A's down)
-//   vector/scalar A:    S = [X, c],  y = (1 + a) ⊙ (W0 X) + W0 c
-//   no A:               S = X + c1ᵀ
-// W0 x and W0 c are both unscaled when A is low-rank or absent, so c rides in
-// X's columns. A narrow S (small batches) goes to a streaming kernel that reads
-// W0 once; a wide one to Eigen's GEMM. Cost: N (1 + r) multiply-adds per W0 entry.
+// Direct (no low-rank A). Z = W0 X, X read where it is; a vector or scalar A
+// scales z_j's rows by 1 + a; W0 c_g is added to g's bias from the same tiles
+// of W0, once per call.
 //
-// Tiled (low-rank A, wide S). W0 ⊙ (1 + Ad Au) is formed one tile at a time and
-// multiplied into Y while the tile is in cache: N + r multiply-adds per entry
-// and a tile of scratch, never a full copy of W.
+// Stacked (low-rank A, columns of few per adapter). Every term that needs W0
+// is one product Z = W0 · S, S holding per column j of group g
+//   x_j + c_g, u_1 ⊙ x_j, ..., u_r ⊙ x_j    (u_k: row k of g's A up)
+// and y_j = z_j + Σ_k d_k ⊙ z_{j,k} (d_k: column k of g's A down). W0 x and
+// W0 c are both unscaled, so c rides in x. Cost: 1 + r multiply-adds per
+// column per entry of W0. A narrow batch stacks its prompts too (c_g as a
+// column of its own for a vector or scalar A), so that the streaming kernel
+// reads W0 once for everything.
 //
-// B never touches W0: down (up X) for a low-rank B, v · colsum(X) for a vector,
-// s · colsum(X) for a scalar; with the bias it is added after either path.
+// Tiled (low-rank A, groups of many columns). W0 ⊙ (1 + Ad Au) is formed a
+// tile at a time, per group, and multiplied into the group's columns while the
+// tile is in cache: per entry of W0, one multiply-add per column and r + 2 per
+// group and block of columns; never a full copy of W.
+//
+// Blocks. Columns go in blocks of a few hundred, each block's output in tiles
+// of a few hundred rows: a tile of the product, its slice of X and the weight
+// tile stay in L2. Everything else that touches Y (A's factors or row scaling,
+// B's term, the bias) is applied to a tile of the product right after it is
+// formed, in the one pass that writes Y: at wide batches, where X and Y no
+// longer fit in any cache, a separate pass per term would each stream Y
+// through memory again.
+//
+// B never touches W0: down (up x) for a low-rank B, v · sum(x) for a vector,
+// s · sum(x) for a scalar.
 
 #include <glora/detail/bias.hpp>
 #include <glora/detail/gemm.hpp>
+#include <glora/detail/merge.hpp>
 #include <glora/detail/parallel.hpp>
 #include <glora/detail/product.hpp>
+#include <glora/detail/scratch.hpp>
 #include <glora/detail/views.hpp>
 #include <glora/workspace.hpp>
 
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cstddef>
+#include <vector>
 
 namespace glora::detail {
 
-/// Tile of W formed by the tiled path: 256 KB in single precision, so that
-/// with the matching slices of X and Y it stays in a 512 KB L2 cache. Shorter
-/// tiles measured up to 15% slower at batch 197: each one is a separate GEMM.
+/// Rows of a tile of the output: with its product and the weight tile (256 KB
+/// each in single precision) it stays in L2.
 inline constexpr Eigen::Index forward_tile_rows = 256;
+/// Columns of W0 per formed weight tile (tiled path). Shorter tiles measured
+/// up to 15% slower at batch 197: each one is a separate GEMM.
 inline constexpr Eigen::Index forward_tile_cols = 256;
+/// Columns of the batch per block (fewer when a low-rank A stacks r more per column).
+inline constexpr Eigen::Index forward_block_cols = 256;
 
-/// Whether the factored path gives W0 c a column of its own: for a vector or
-/// scalar A, which scales W0 x but not W0 c.
-template <typename S>
-bool prompt_column(const SlotView<S>& A, bool prompt) {
-  return prompt && (A.is(Kind::vector) || A.is(Kind::scalar));
-}
-
-/// Columns of S in the factored path.
-template <typename S>
-Eigen::Index stacked_cols(const SlotView<S>& A, bool prompt, Eigen::Index N) {
-  return N * (1 + A.rank()) + (prompt_column(A, prompt) ? 1 : 0);
-}
-
-/// The tiled path pays off once S is too wide to stream and its N + r
-/// multiply-adds per entry of W0 beat the factored path's N (1 + r).
-template <typename S>
-bool use_tiled_path(const SlotView<S>& A, bool prompt, Eigen::Index N) {
-  const Eigen::Index r = A.rank();
-  return r > 0 && stacked_cols(A, prompt, N) > max_stream_cols && N + r + 2 < N * (1 + r);
-}
-
-/// Builds S (see the top of this file) in ws.stacked, with c in ws.prompt.
+/// A batch split into groups, each run through one adapter over the one W0.
+/// Group g holds positions [start[g], start[g + 1]); position p is column
+/// order[p] of X and Y (column p itself when order is null).
 template <typename T>
-void build_stacked(const SlotView<const T>& A, bool prompt, const Eigen::Ref<const MatrixX<T>>& X,
-                   Workspace<T>& ws) {
-  const Eigen::Index N = X.cols();
-  ws.stacked.resize(X.rows(), stacked_cols(A, prompt, N));
-  ws.stacked.leftCols(N) = X;
-  for (Eigen::Index k = 0; k < A.rank(); ++k) {
-    ws.stacked.middleCols(N * (1 + k), N).array() =
-        X.array().colwise() * A.up.row(k).transpose().array();
-  }
-  if (prompt_column(A, prompt)) {
-    ws.stacked.rightCols(1) = ws.prompt;
-  } else if (prompt) {
-    ws.stacked.leftCols(N).colwise() += ws.prompt;
+struct GroupedBatch {
+  const AdapterView<const T>* const* adapters = nullptr;  ///< one per group
+  const Eigen::Index* start = nullptr;                    ///< groups + 1 entries, from 0 to N
+  const Eigen::Index* order = nullptr;                    ///< N entries, or null
+  Eigen::Index groups = 0;
+
+  Eigen::Index size() const { return groups == 0 ? 0 : start[groups]; }
+  Eigen::Index column(Eigen::Index p) const { return order != nullptr ? order[p] : p; }
+  const AdapterView<const T>& adapter(Eigen::Index g) const { return *adapters[g]; }
+};
+
+/// The three ways a call can run (see the top of this file).
+enum class ForwardPath { direct, stacked, tiled };
+
+/// How a call runs.
+struct ForwardPlan {
+  ForwardPath path = ForwardPath::direct;
+  Eigen::Index block_cols = 0;  ///< positions per block of columns
+  Eigen::Index tile_rows = 0;   ///< rows per tile of the output; 0: a thread's whole range
+
+  bool stacked() const { return path == ForwardPath::stacked; }
+  bool tiled() const { return path == ForwardPath::tiled; }
+};
+
+/// Whether a group's prompt c rides in its columns of S (x + c), on the
+/// stacked path: W0 c then comes out of the product unscaled, as it must,
+/// when A is low-rank (its factors multiply x alone) or absent.
+template <typename S>
+bool prompt_rides(const AdapterView<S>& ad, const ForwardPlan& plan) {
+  return plan.stacked() && ad.C.active() && (ad.A.is(Kind::low_rank) || !ad.A.active());
+}
+
+/// Whether a group's W0 c is a column of S of its own (stacked path, vector
+/// or scalar A), rather than riding in x or added from the tiles of W0.
+template <typename S>
+bool prompt_column(const AdapterView<S>& ad, const ForwardPlan& plan) {
+  return plan.stacked() && ad.C.active() && !prompt_rides(ad, plan);
+}
+
+/// A block of positions [first, end) and the groups [first_group, end_group)
+/// that have a position in it. The first block also carries the products W0 c
+/// of the prompts that do not ride in x.
+struct ColumnBlock {
+  Eigen::Index first = 0, end = 0;
+  Eigen::Index first_group = 0, end_group = 0;
+  bool carries_prompts = false;
+
+  Eigen::Index size() const { return end - first; }
+};
+
+/// The positions [begin, end) of one group that fall in a block.
+struct Run {
+  Eigen::Index begin, end;
+  Eigen::Index size() const { return end - begin; }
+};
+template <typename T>
+Run run_in(const GroupedBatch<T>& batch, const ColumnBlock& block, Eigen::Index g) {
+  return {std::max(batch.start[g], block.first), std::min(batch.start[g + 1], block.end)};
+}
+
+/// Calls f(block) for the blocks of `block_cols` positions, in order.
+template <typename T, typename F>
+void for_each_block(const GroupedBatch<T>& batch, Eigen::Index block_cols, F&& f) {
+  Eigen::Index g = 0;
+  for (Eigen::Index p = 0; p < batch.size(); p += block_cols) {
+    ColumnBlock block;
+    block.first = p;
+    block.end = std::min(batch.size(), p + block_cols);
+    block.carries_prompts = p == 0;
+    while (batch.start[g + 1] <= block.first) ++g;  // past empty groups too
+    block.first_group = g;
+    block.end_group = g;
+    while (block.end_group < batch.groups && batch.start[block.end_group] < block.end) {
+      ++block.end_group;
+    }
+    f(block);
   }
 }
 
-/// The factored path: writes W0's terms, A included, into Y; for a vector or
-/// scalar A adds W0 c to ws.bias.
-template <typename T, int Layout>
-void factored_w0_terms(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A, bool prompt,
-                       const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
-                       Workspace<T>& ws) {
-  const Eigen::Index N = X.cols();
-  if (!prompt && !A.is(Kind::low_rank)) {
-    weight_product<T>(W0, X, Y, ws.threads);  // S is X itself
-  } else {
-    build_stacked<T>(A, prompt, X, ws);
-    if (!A.active()) {
-      weight_product<T>(W0, ws.stacked, Y, ws.threads);
-    } else {
-      ws.product.resize(W0.rows(), ws.stacked.cols());
-      weight_product<T>(W0, ws.stacked, ws.product, ws.threads);
-      Y = ws.product.leftCols(N);
+/// Chooses the path by the multiply-adds each spends per entry of W0, and
+/// the sizes of blocks and tiles.
+template <typename T>
+ForwardPlan plan_forward(const GroupedBatch<T>& batch) {
+  Eigen::Index factors = 0, max_rank = 0, prompts = 0, unscaled_prompts = 0;
+  for (Eigen::Index g = 0; g < batch.groups; ++g) {
+    const AdapterView<const T>& ad = batch.adapter(g);
+    factors += ad.A.rank() * (batch.start[g + 1] - batch.start[g]);
+    max_rank = std::max(max_rank, ad.A.rank());
+    if (ad.C.active()) ++prompts;
+    if (ad.C.active() && (ad.A.is(Kind::vector) || ad.A.is(Kind::scalar))) ++unscaled_prompts;
+  }
+  const Eigen::Index N = batch.size();
+  const Eigen::Index stacked = N + factors + unscaled_prompts;
+  // Narrow: one block, each thread's rows in one tile, one pass over W0.
+  if (stacked <= max_stream_cols) {
+    const bool stack = factors > 0 || prompts > 0;
+    return {stack ? ForwardPath::stacked : ForwardPath::direct, N, 0};
+  }
+  if (factors == 0) return {ForwardPath::direct, forward_block_cols, forward_tile_rows};
+  Eigen::Index tiled = N + prompts;
+  for_each_block(batch, forward_block_cols, [&](const ColumnBlock& block) {
+    for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+      if (batch.adapter(g).A.is(Kind::low_rank)) tiled += batch.adapter(g).A.rank() + 2;
+    }
+  });
+  if (tiled < stacked) return {ForwardPath::tiled, forward_block_cols, forward_tile_rows};
+  return {ForwardPath::stacked, std::max<Eigen::Index>(forward_block_cols / (1 + max_rank), 1),
+          forward_tile_rows};
+}
+
+/// What a call keeps per group, in its workspace.
+template <typename T>
+struct GroupTerms {
+  Eigen::Map<MatrixX<T>> prompt;                  ///< in x (groups with a prompt): each prompt c
+  Eigen::Map<MatrixX<T>> bias;                    ///< out x groups: b0 + b0 ⊙ D + E, then + W0 c
+  const std::vector<Eigen::Index>& prompt_index;  ///< each group's column of `prompt`, or -1
+  const std::vector<Eigen::Index>& own_columns;   ///< each group's first own column of S, or -1
+  bool has_bias;                                  ///< whether the frozen layer has b0
+
+  auto prompt_of(Eigen::Index g) const { return prompt.col(prompt_index[std::size_t(g)]); }
+  Eigen::Index own_column(Eigen::Index g) const { return own_columns[std::size_t(g)]; }
+};
+
+/// Each group's prompt c and bias b0 + b0 ⊙ D + E (W0 c is added by the first
+/// block).
+template <typename T>
+GroupTerms<T> prepare_groups(const FrozenView<T>& base, const GroupedBatch<T>& batch,
+                             Workspace<T>& ws) {
+  const auto groups = static_cast<std::size_t>(batch.groups);
+  ws.prompt_index.assign(groups, -1);
+  ws.stacked_index.assign(groups, -1);
+  Eigen::Index prompts = 0;
+  for (Eigen::Index g = 0; g < batch.groups; ++g) {
+    if (batch.adapter(g).C.active()) ws.prompt_index[std::size_t(g)] = prompts++;
+  }
+  GroupTerms<T> terms{scratch_matrix(ws.prompt, base.cols, prompts),
+                      scratch_matrix(ws.bias, base.rows, batch.groups), ws.prompt_index,
+                      ws.stacked_index, base.has_bias()};
+  for (Eigen::Index g = 0; g < batch.groups; ++g) {
+    const AdapterView<const T>& ad = batch.adapter(g);
+    if (ad.C.active()) write_prompt<T>(ad.C, 0, terms.prompt.col(ws.prompt_index[std::size_t(g)]));
+    if (adds_bias(base.has_bias(), ad)) {
+      write_bias_without_prompt<T>(bias_map(base), ad.D, ad.E, terms.bias.col(g));
     }
   }
-
-  switch (A.kind) {
-    case Kind::low_rank:
-      for (Eigen::Index k = 0; k < A.rank(); ++k) {
-        Y.array() +=
-            ws.product.middleCols(N * (1 + k), N).array().colwise() * A.down.col(k).array();
-      }
-      break;
-    case Kind::vector:
-      // One column at a time: Eigen's colwise() *= would evaluate 1 + a into a heap temporary.
-      for (Eigen::Index j = 0; j < N; ++j) Y.col(j).array() *= T(1) + A.vector().array();
-      break;
-    case Kind::scalar: Y *= T(1) + A.scalar(); break;
-    case Kind::none: break;
-  }
-  if (prompt_column(A, prompt)) ws.bias += ws.product.col(N);
+  return terms;
 }
 
-/// The tiled path (low-rank A): Y = (W0 ⊙ (1 + Ad Au)) X, one tile of the
-/// adapted weight at a time, in W0's storage order; W0 c is added to ws.bias
-/// from the same tiles.
+/// The block's X (in x block): X's own columns when the batch keeps X's
+/// order, else gathered into ws.gathered.
+template <typename T>
+MatrixMap<const T> block_input(const GroupedBatch<T>& batch, const ColumnBlock& block,
+                               const Eigen::Ref<const MatrixX<T>>& X, Workspace<T>& ws) {
+  if (batch.order == nullptr) {
+    return matrix_map<const T>(X.data() + block.first * X.outerStride(), X.rows(), block.size(),
+                               X.outerStride());
+  }
+  auto gathered = scratch_matrix(ws.gathered, X.rows(), block.size());
+  for (Eigen::Index p = block.first; p < block.end; ++p) {
+    gathered.col(p - block.first) = X.col(batch.order[p]);
+  }
+  return matrix_map<const T>(gathered.data(), X.rows(), block.size(), X.rows());
+}
+
+/// B's values per column of a block: up · x for a low-rank B (rank x block),
+/// sum(x) for a vector or scalar B.
+template <typename T>
+struct BlockTerms {
+  Eigen::Map<MatrixX<T>> low_rank;
+  Eigen::Map<VectorX<T>> sums;
+};
+
+template <typename T>
+BlockTerms<T> prepare_b_terms(const GroupedBatch<T>& batch, const ColumnBlock& block,
+                              const MatrixMap<const T>& x, Workspace<T>& ws) {
+  Eigen::Index rank = 0;
+  for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+    rank = std::max(rank, batch.adapter(g).B.rank());
+  }
+  grow(ws.column_sums, block.size());
+  BlockTerms<T> terms{scratch_matrix(ws.low_rank, rank, block.size()),
+                      Eigen::Map<VectorX<T>>(ws.column_sums.data(), block.size())};
+  for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+    const SlotView<const T>& B = batch.adapter(g).B;
+    const Run run = run_in(batch, block, g);
+    const Eigen::Index at = run.begin - block.first;
+    if (B.is(Kind::low_rank)) {
+      // up · x_j as r dot products on a transposed copy of up: a GEMM here
+      // would pack the block of X a second time, for r rows of output.
+      auto up_rows = scratch_matrix(ws.transposed, x.rows(), B.rank());
+      up_rows = B.up.transpose();
+      for (Eigen::Index j = at; j < at + run.size(); ++j) {
+        terms.low_rank.col(j).head(B.rank()).noalias() = up_rows.transpose() * x.col(j);
+      }
+    } else if (B.is(Kind::vector) || B.is(Kind::scalar)) {
+      for (Eigen::Index j = at; j < at + run.size(); ++j) terms.sums(j) = x.col(j).sum();
+    }
+  }
+  return terms;
+}
+
+/// Builds the block's S (factored path): the block's x (+ c where it rides),
+/// then each low-rank A group's factor columns u_k ⊙ x, k major, then, in the
+/// first block, one column c per prompt that does not ride; records where
+/// each group's own columns start.
+template <typename T>
+MatrixMap<const T> build_stacked(const GroupedBatch<T>& batch, const ForwardPlan& plan,
+                                 const ColumnBlock& block, const MatrixMap<const T>& x,
+                                 const GroupTerms<T>& groups, Workspace<T>& ws) {
+  const auto owns_prompt_column = [&](Eigen::Index g) {
+    return block.carries_prompts && prompt_column(batch.adapter(g), plan);
+  };
+  Eigen::Index cols = block.size();
+  std::fill(ws.stacked_index.begin(), ws.stacked_index.end(), -1);
+  for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+    const Eigen::Index r = batch.adapter(g).A.rank();
+    if (r > 0) ws.stacked_index[std::size_t(g)] = cols;
+    cols += r * run_in(batch, block, g).size();
+  }
+  for (Eigen::Index g = 0; g < batch.groups; ++g) {
+    if (owns_prompt_column(g)) ws.stacked_index[std::size_t(g)] = cols++;
+  }
+  auto S = scratch_matrix(ws.stacked, x.rows(), cols);
+  S.leftCols(block.size()) = x;
+  for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+    const AdapterView<const T>& ad = batch.adapter(g);
+    const Run run = run_in(batch, block, g);
+    const Eigen::Index at = run.begin - block.first;
+    if (prompt_rides(ad, plan)) {
+      for (Eigen::Index j = at; j < at + run.size(); ++j) S.col(j) += groups.prompt_of(g);
+    }
+    for (Eigen::Index k = 0; k < ad.A.rank(); ++k) {
+      S.middleCols(groups.own_column(g) + k * run.size(), run.size()).array() =
+          x.middleCols(at, run.size()).array().colwise() * ad.A.up.row(k).transpose().array();
+    }
+  }
+  for (Eigen::Index g = 0; g < batch.groups; ++g) {
+    if (owns_prompt_column(g)) S.col(groups.own_column(g)) = groups.prompt_of(g);
+  }
+  return matrix_map<const T>(S.data(), S.rows(), S.cols(), S.rows());
+}
+
+/// Writes rows [i0, i0 + h) of the block's columns of Y from Z, the tile of
+/// the product (W0 · S, W0 · X, or each column's adapted weight times it),
+/// adding A's factors or scaling, B's term and the bias: one pass over each
+/// column of the tile while it is in cache.
+template <typename T>
+void finish_tile(const GroupedBatch<T>& batch, const ForwardPlan& plan, const ColumnBlock& block,
+                 const GroupTerms<T>& groups, const BlockTerms<T>& terms, Eigen::Index i0,
+                 Eigen::Index h, const Eigen::Map<MatrixX<T>>& Z, Eigen::Ref<MatrixX<T>> Y) {
+  for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+    const AdapterView<const T>& ad = batch.adapter(g);
+    const SlotView<const T>& A = ad.A;
+    const SlotView<const T>& B = ad.B;
+    const Run run = run_in(batch, block, g);
+    const bool bias = adds_bias(groups.has_bias, ad);
+    for (Eigen::Index p = run.begin; p < run.end; ++p) {
+      const Eigen::Index z = p - block.first;
+      auto y = Y.col(batch.column(p)).segment(i0, h);
+      switch (A.kind) {
+        case Kind::low_rank:
+          y = Z.col(z);
+          if (plan.stacked()) {
+            const Eigen::Index factor = groups.own_column(g) + (p - run.begin);
+            for (Eigen::Index k = 0; k < A.rank(); ++k) {
+              y += A.down.col(k).segment(i0, h).cwiseProduct(Z.col(factor + k * run.size()));
+            }
+          }
+          break;
+        case Kind::vector:
+          y.array() = Z.col(z).array() * (T(1) + A.vector().segment(i0, h).array());
+          break;
+        case Kind::scalar: y = Z.col(z) * (T(1) + A.scalar()); break;
+        case Kind::none: y = Z.col(z); break;
+      }
+      switch (B.kind) {
+        case Kind::low_rank:
+          for (Eigen::Index k = 0; k < B.rank(); ++k) {
+            y += terms.low_rank(k, z) * B.down.col(k).segment(i0, h);
+          }
+          break;
+        case Kind::vector: y += terms.sums(z) * B.vector().segment(i0, h); break;
+        case Kind::scalar: y.array() += terms.sums(z) * B.scalar(); break;
+        case Kind::none: break;
+      }
+      if (bias) y += groups.bias.col(g).segment(i0, h);
+    }
+  }
+}
+
+/// Adds W0t · c (W0t: rows [i0, i0 + h) and columns [j0, j0 + w) of W0) to
+/// the bias of every group with a prompt that is not a product of its own:
+/// W0 c from tiles of W0 that are in cache anyway.
+template <typename T, typename W0Tile>
+void add_prompt_products(const GroupedBatch<T>& batch, const ForwardPlan& plan,
+                         GroupTerms<T>& groups, const W0Tile& W0t, Eigen::Index i0,
+                         Eigen::Index j0) {
+  for (Eigen::Index g = 0; g < batch.groups; ++g) {
+    const AdapterView<const T>& ad = batch.adapter(g);
+    if (!ad.C.active() || prompt_rides(ad, plan) || prompt_column(ad, plan)) continue;
+    groups.bias.col(g).segment(i0, W0t.rows()).noalias() +=
+        W0t * groups.prompt_of(g).segment(j0, W0t.cols());
+  }
+}
+
+/// Direct or stacked path, one tile: Z = W0(rows) · S (S is the block of X
+/// itself on the direct path); in the first block, W0 c into the bias of each
+/// group with a prompt, from S's own column or from the tile of W0.
 template <typename T, int Layout>
-void tiled_w0_terms(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A, bool prompt,
-                    const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
-                    Workspace<T>& ws) {
-  using Tile = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>>;
+void product_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
+                  const ForwardPlan& plan, const ColumnBlock& block, GroupTerms<T>& groups,
+                  const MatrixMap<const T>& S, Eigen::Index i0, Eigen::Index h,
+                  Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
+  const auto W0r = weight_rows(W0, i0, h);
+  Z.setZero();
+  serial_weight_product_add<T>(W0r, S, Z, scratch.gemm);
+  if (!block.carries_prompts) return;
+  add_prompt_products(batch, plan, groups, W0r, i0, 0);
+  for (Eigen::Index g = 0; g < batch.groups; ++g) {
+    if (prompt_column(batch.adapter(g), plan)) {
+      groups.bias.col(g).segment(i0, h) += Z.col(groups.own_column(g));
+    }
+  }
+}
+
+/// Tiled path, one tile: Z(:, a group's columns) = (W0 ⊙ (1 + Ad Au))(rows)
+/// · x for a group with a low-rank A, W0(rows) · x for the others, one weight
+/// tile of forward_tile_cols columns at a time; the first block also adds
+/// W0 c of every prompt to its group's bias from the same tiles.
+template <typename T, int Layout>
+void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
+                const ForwardPlan& plan, const ColumnBlock& block, GroupTerms<T>& groups,
+                const MatrixMap<const T>& x, Eigen::Index i0, Eigen::Index h,
+                Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
+  using Tile =
+      Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>, 0, Eigen::OuterStride<>>;
   const Eigen::Index n = W0.cols();
-  const int threads = row_threads(double(W0.size()) * double(X.cols()));
-  reserve_threads(ws.threads, threads);
-  Y.setZero();
-  for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
-    ThreadScratch<T>& scratch = thread_scratch(ws.threads, t);
-    scratch.tile.resize(forward_tile_rows * forward_tile_cols);
-    // Column panels outside: a panel's rows of X are reused by every row block.
-    for (Eigen::Index j0 = 0; j0 < n; j0 += forward_tile_cols) {
-      const Eigen::Index w = std::min(forward_tile_cols, n - j0);
-      for (Eigen::Index i0 = begin; i0 < end; i0 += forward_tile_rows) {
-        const Eigen::Index h = std::min(forward_tile_rows, end - i0);
-        const auto W0t = W0.block(i0, j0, h, w);
-        Tile Wt(scratch.tile.data(), h, w);
-        Wt.noalias() = A.down.middleRows(i0, h) * A.up.middleCols(j0, w);
-        Wt.array() = W0t.array() * (T(1) + Wt.array());
-        if (prompt) ws.bias.segment(i0, h).noalias() += W0t * ws.prompt.segment(j0, w);
-        product_add<T>(Wt, X.middleRows(j0, w), Y.middleRows(i0, h), scratch.gemm);
+  grow(scratch.tile, forward_tile_rows * forward_tile_cols);
+  Z.setZero();
+  for (Eigen::Index j0 = 0; j0 < n; j0 += forward_tile_cols) {
+    const Eigen::Index w = std::min(forward_tile_cols, n - j0);
+    const auto W0t = W0.block(i0, j0, h, w);
+    if (block.carries_prompts) add_prompt_products(batch, plan, groups, W0t, i0, j0);
+    for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+      const SlotView<const T>& A = batch.adapter(g).A;
+      const Run run = run_in(batch, block, g);
+      const auto xs = x.block(j0, run.begin - block.first, w, run.size());
+      auto zs = Z.middleCols(run.begin - block.first, run.size());
+      if (A.is(Kind::low_rank)) {
+        Tile Wt(scratch.tile.data(), h, w, Eigen::OuterStride<>(Layout == Eigen::RowMajor ? w : h));
+        merge_tile<T, Layout>(A, SlotView<const T>{}, i0, j0, W0t, Wt, scratch.merge);
+        product_add<T>(Wt, xs, zs, scratch.gemm);
+      } else {
+        product_add<T>(W0t, xs, zs, scratch.gemm);
       }
     }
+  }
+}
+
+/// Y = W_g X + b_g for every group g of the batch (X in x N, Y out x N), W0 in
+/// storage order Layout; shapes already checked.
+template <typename T, int Layout>
+void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& batch,
+                            const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
+                            Workspace<T>& ws) {
+  if (batch.size() == 0) return;
+  const auto W0 = weight_map<Layout>(base);
+  const ForwardPlan plan = plan_forward(batch);
+  GroupTerms<T> groups = prepare_groups<T>(base, batch, ws);
+  for_each_block(batch, plan.block_cols, [&](const ColumnBlock& block) {
+    const MatrixMap<const T> x = block_input(batch, block, X, ws);
+    const BlockTerms<T> terms = prepare_b_terms<T>(batch, block, x, ws);
+    const MatrixMap<const T> S =
+        plan.stacked() ? build_stacked<T>(batch, plan, block, x, groups, ws) : x;
+    const Eigen::Index z_cols = S.cols();
+    const int threads = row_threads(double(W0.size()) * double(z_cols));
+    reserve_threads(ws.threads, threads);
+    for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
+      ThreadScratch<T>& scratch = thread_scratch(ws.threads, t);
+      const Eigen::Index tile = plan.tile_rows > 0 ? plan.tile_rows : end - begin;
+      for (Eigen::Index i0 = begin; i0 < end; i0 += tile) {
+        const Eigen::Index h = std::min(tile, end - i0);
+        auto Z = scratch_matrix(scratch.product, h, z_cols);
+        if (plan.tiled()) {
+          tiled_tile<T>(W0, batch, plan, block, groups, x, i0, h, Z, scratch);
+        } else {
+          product_tile<T>(W0, batch, plan, block, groups, S, i0, h, Z, scratch);
+        }
+        finish_tile<T>(batch, plan, block, groups, terms, i0, h, Z, Y);
+      }
+    });
   });
 }
 
-/// Adds B's term and, when the layer has one, the bias ws.bias to Y.
-template <typename T>
-void add_b_and_bias(const SlotView<const T>& B, bool bias, const Eigen::Ref<const MatrixX<T>>& X,
-                    Eigen::Ref<MatrixX<T>> Y, Workspace<T>& ws) {
-  const Eigen::Index N = X.cols();
-  if (B.is(Kind::low_rank)) {
-    reserve_threads(ws.threads, 1);
-    GemmBuffers<T>& gemm = thread_scratch(ws.threads, 0).gemm;
-    ws.low_rank.setZero(B.rank(), N);
-    product_add<T>(B.up, X, ws.low_rank, gemm);
-    product_add<T>(B.down, ws.low_rank, Y, gemm);
-  } else if (B.is(Kind::vector) || B.is(Kind::scalar)) {
-    // Column by column: Eigen's rowwise() += would evaluate the row into a heap temporary.
-    for (Eigen::Index j = 0; j < N; ++j) {
-      const T column_sum = X.col(j).sum();
-      if (B.is(Kind::vector)) {
-        Y.col(j) += column_sum * B.vector();
-      } else {
-        Y.col(j).array() += column_sum * B.scalar();
-      }
-    }
-  }
-  if (bias) Y.colwise() += ws.bias;
-}
-
-/// Y = W X + b for the adapted layer (X in x N, Y out x N), W0 in storage
-/// order Layout; shapes already checked.
+/// Y = W X + b for one adapter (X in x N, Y out x N): the one-group batch.
 template <typename T, int Layout>
 void forward_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
                     const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
                     Workspace<T>& ws) {
-  const auto W0 = weight_map<Layout>(base);
-  const bool prompt = ad.C.active();
-  const bool bias = adds_bias(base.has_bias(), ad);
-  if (bias) {
-    ws.bias.resize(W0.rows());
-    write_bias_without_prompt<T>(bias_map(base), ad.D, ad.E, ws.bias);
-  }
-  if (prompt) {
-    ws.prompt.resize(W0.cols());
-    write_prompt<T>(ad.C, 0, ws.prompt);
-  }
-  if (use_tiled_path(ad.A, prompt, X.cols())) {
-    tiled_w0_terms<T>(W0, ad.A, prompt, X, Y, ws);
-  } else {
-    factored_w0_terms<T>(W0, ad.A, prompt, X, Y, ws);
-  }
-  add_b_and_bias<T>(ad.B, bias, X, Y, ws);
+  const AdapterView<const T>* adapters[] = {&ad};
+  const Eigen::Index start[] = {0, X.cols()};
+  grouped_forward_kernel<T, Layout>(base, GroupedBatch<T>{adapters, start, nullptr, 1}, X, Y, ws);
 }
 
 }  // namespace glora::detail

@@ -11,12 +11,21 @@
 // Operands are brought to one map type per storage order first, so that a
 // product instantiates Eigen's kernel once per scalar type and pair of
 // storage orders, whatever expressions (blocks, transposes) the caller has.
+//
+// Built with GLORA_BLAS (the CMake option of that name), the products go to
+// the BLAS's sgemm or dgemm instead: a tuned BLAS beats Eigen's kernel at
+// some shapes (see bench/README.md), and the buffers are then the BLAS's.
 
 #include <glora/support.hpp>
 
 #include <Eigen/Core>
 
+#include <limits>
 #include <type_traits>
+
+#ifdef GLORA_BLAS
+#include <cblas.h>
+#endif
 
 namespace glora::detail {
 
@@ -72,6 +81,36 @@ auto ordered_map(const Eigen::MatrixBase<Expr>& x) {
   return OrderedMap<T, order>(x.derived().data(), x.rows(), x.cols(), Eigen::OuterStride<>(stride));
 }
 
+#ifdef GLORA_BLAS
+/// C += A · B through the BLAS's gemm; false (nothing done) when it cannot
+/// take the operands: another scalar type than float or double, or
+/// dimensions beyond its int.
+template <typename T, int LhsOrder, int RhsOrder>
+bool blas_product_add(const OrderedMap<T, LhsOrder>& A, const OrderedMap<T, RhsOrder>& B,
+                      Eigen::Ref<MatrixX<T>> C) {
+  constexpr Eigen::Index max = std::numeric_limits<int>::max();
+  for (const Eigen::Index d :
+       {C.rows(), C.cols(), A.cols(), A.outerStride(), B.outerStride(), C.outerStride()}) {
+    if (d > max) return false;
+  }
+  // Column-major BLAS: a row-major operand is the transpose of its storage.
+  const auto op = [](int order) { return order == Eigen::RowMajor ? CblasTrans : CblasNoTrans; };
+  const auto m = int(C.rows()), n = int(C.cols()), k = int(A.cols());
+  const auto lda = int(A.outerStride()), ldb = int(B.outerStride()), ldc = int(C.outerStride());
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasColMajor, op(LhsOrder), op(RhsOrder), m, n, k, 1.0F, A.data(), lda, B.data(),
+                ldb, 1.0F, C.data(), ldc);
+    return true;
+  } else if constexpr (std::is_same_v<T, double>) {
+    cblas_dgemm(CblasColMajor, op(LhsOrder), op(RhsOrder), m, n, k, 1.0, A.data(), lda, B.data(),
+                ldb, 1.0, C.data(), ldc);
+    return true;
+  } else {
+    return false;
+  }
+}
+#endif
+
 /// C += A · B for operands in storage orders LhsOrder and RhsOrder.
 template <typename T, int LhsOrder, int RhsOrder>
 void ordered_product_add(const OrderedMap<T, LhsOrder>& A, const OrderedMap<T, RhsOrder>& B,
@@ -81,6 +120,9 @@ void ordered_product_add(const OrderedMap<T, LhsOrder>& A, const OrderedMap<T, R
     C.col(0).noalias() += A * B.col(0);
     return;
   }
+#ifdef GLORA_BLAS
+  if (blas_product_add<T>(A, B, C)) return;
+#endif
   buffers.prepare(C.rows(), C.cols(), A.cols());
   using Kernel =
       Eigen::internal::general_matrix_matrix_product<Eigen::Index, T, LhsOrder, false, T, RhsOrder,

@@ -24,20 +24,22 @@ namespace glora::detail {
 template <typename T>
 struct Kernels {
   decltype(&forward_kernel<T, Eigen::ColMajor>) forward;
+  decltype(&grouped_forward_kernel<T, Eigen::ColMajor>) grouped_forward;
   decltype(&backward_kernel<T, Eigen::ColMajor>) backward;
   decltype(&merge_kernel<T, Eigen::ColMajor>) merge;
 };
 
 template <typename T, int Layout>
-inline constexpr Kernels<T> kernels_for = {&forward_kernel<T, Layout>, &backward_kernel<T, Layout>,
-                                           &merge_kernel<T, Layout>};
+inline constexpr Kernels<T> kernels_for = {&forward_kernel<T, Layout>,
+                                           &grouped_forward_kernel<T, Layout>,
+                                           &backward_kernel<T, Layout>, &merge_kernel<T, Layout>};
 
 }  // namespace glora::detail
 
 #ifdef GLORA_COMPILED_LIB
 #define GLORA_KERNELS_EXTERN(T, Layout)                                                           \
-  extern template void forward_kernel<T, Layout>(                                                 \
-      const FrozenView<T>&, const AdapterView<const T>&, const Eigen::Ref<const MatrixX<T>>&,     \
+  extern template void grouped_forward_kernel<T, Layout>(                                         \
+      const FrozenView<T>&, const GroupedBatch<T>&, const Eigen::Ref<const MatrixX<T>>&,          \
       Eigen::Ref<MatrixX<T>>, Workspace<T>&);                                                     \
   extern template void backward_kernel<T, Layout>(                                                \
       const FrozenView<T>&, const AdapterView<const T>&, const Eigen::Ref<const MatrixX<T>>&,     \

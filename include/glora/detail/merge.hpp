@@ -11,6 +11,7 @@
 #include <glora/detail/bias.hpp>
 #include <glora/detail/gemm.hpp>
 #include <glora/detail/parallel.hpp>
+#include <glora/detail/scratch.hpp>
 #include <glora/detail/unroll.hpp>
 #include <glora/detail/views.hpp>
 
@@ -29,14 +30,6 @@ inline constexpr Eigen::Index merge_tile_positions = 512;
 /// Ranks up to this are merged line by line; larger ranks form the tile's
 /// product with Eigen's GEMM.
 inline constexpr int max_line_rank = 16;
-
-/// Scratch of a low-rank term merged line by line: the tile's position
-/// factor, packed, and one line's factor.
-template <typename T>
-struct MergeLineScratch {
-  VectorX<T> packed;
-  VectorX<T> line_factor;
-};
 
 /// A factor of a low-rank term indexed by position along the lines and by k:
 /// element (p, k) is at data[p * position_stride + k * rank_stride].
@@ -125,8 +118,8 @@ void low_rank_tile(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0,
                 : PositionFactor<T>{s.down.data() + i0, 1, s.down.outerStride()};
   const Eigen::Index lines = row_major ? in.rows() : in.cols();
   const Eigen::Index h = row_major ? in.cols() : in.rows();
-  scratch.packed.resize(h * r);
-  scratch.line_factor.resize(r);
+  grow(scratch.packed, h * r);
+  grow(scratch.line_factor, r);
   pack_positions(f, r, h, scratch.packed.data());
   for (Eigen::Index l = 0; l < lines; ++l) {
     for (Eigen::Index k = 0; k < r; ++k) {
@@ -136,16 +129,6 @@ void low_rank_tile(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0,
                           in.data() + l * in.outerStride(), out.data() + l * out.outerStride(), h);
   }
 }
-
-/// Per-thread scratch of the merge: a tile's product of a high-rank factor
-/// pair, the packed position factor of A's and B's low-rank terms, and a tile
-/// of the result when it cannot be written in place.
-template <typename T>
-struct MergeScratch {
-  VectorX<T> product;
-  MergeLineScratch<T> lines;
-  VectorX<T> tile;  ///< the merged tile, for a target in the other storage order
-};
 
 /// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. W0t is read in
 /// full before Wt is written (and each element of W0t only for the same
@@ -159,7 +142,7 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
       if (A.rank() <= max_line_rank) {
         low_rank_tile<true, Layout>(A, i0, j0, W0t, Wt, scratch.lines);
       } else {
-        scratch.product.resize(h * w);
+        grow(scratch.product, h * w);
         Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>> At(
             scratch.product.data(), h, w);
         At.noalias() = A.down.middleRows(i0, h) * A.up.middleCols(j0, w);

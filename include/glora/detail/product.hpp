@@ -34,28 +34,52 @@ ThreadScratch<T>& thread_scratch(std::vector<ThreadScratch<T>>& scratch, int t) 
   return scratch[static_cast<std::size_t>(t)];
 }
 
-/// Z = W · S (Z is W.rows() x S.cols(), already sized), W in storage order Layout.
+/// Rows [begin, begin + rows) of W, as a map of the same storage order.
+template <typename T, int Layout>
+OrderedMap<T, Layout> weight_rows(const OrderedMap<T, Layout>& W, Eigen::Index begin,
+                                  Eigen::Index rows) {
+  const Eigen::Index offset = Layout == Eigen::RowMajor ? begin * W.outerStride() : begin;
+  return OrderedMap<T, Layout>(W.data() + offset, rows, W.cols(),
+                               Eigen::OuterStride<>(W.outerStride()));
+}
+
+/// Z += W · S on the calling thread, W in storage order Layout: the one place
+/// that picks how W is multiplied (the streaming kernel for a narrow S, GEMM
+/// otherwise).
+template <typename T, int Layout>
+void serial_weight_product_add(const OrderedMap<T, Layout>& W,
+                               const Eigen::Ref<const MatrixX<T>>& S, Eigen::Ref<MatrixX<T>> Z,
+                               GemmBuffers<T>& gemm) {
+  if constexpr (Layout == Eigen::ColMajor) {
+    if (S.cols() <= max_stream_cols) return stream_product_add<T>(W, S, Z);
+  } else {
+    if (S.cols() <= max_stream_row_major_cols) {
+      return stream_row_major_add<T>(W.data(), W.outerStride(), W.rows(), W.cols(), S.data(),
+                                     S.outerStride(), S.cols(), Z.data(), Z.outerStride());
+    }
+  }
+  ordered_product_add<T>(W, ordered_map(S), Z, gemm);
+}
+
+/// Z += W · S (Z is W.rows() x S.cols()), W in storage order Layout, W's rows
+/// split between threads.
+template <typename T, int Layout>
+void weight_product_add(const OrderedMap<T, Layout>& W, const Eigen::Ref<const MatrixX<T>>& S,
+                        Eigen::Ref<MatrixX<T>> Z, std::vector<ThreadScratch<T>>& scratch) {
+  const int threads = row_threads(double(W.size()) * double(S.cols()));
+  reserve_threads(scratch, threads);
+  for_row_ranges(W.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
+    serial_weight_product_add<T>(weight_rows(W, begin, end - begin), S,
+                                 Z.middleRows(begin, end - begin), thread_scratch(scratch, t).gemm);
+  });
+}
+
+/// Z = W · S (Z is W.rows() x S.cols(), already sized), as weight_product_add.
 template <typename T, int Layout>
 void weight_product(const OrderedMap<T, Layout>& W, const Eigen::Ref<const MatrixX<T>>& S,
                     Eigen::Ref<MatrixX<T>> Z, std::vector<ThreadScratch<T>>& scratch) {
-  const int threads = row_threads(double(W.size()) * double(S.cols()));
-  reserve_threads(scratch, threads);
   Z.setZero();
-  for_row_ranges(W.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
-    const OrderedMap<T, Layout> Wr(
-        W.data() + (Layout == Eigen::RowMajor ? begin * W.outerStride() : begin), end - begin,
-        W.cols(), Eigen::OuterStride<>(W.outerStride()));
-    auto Zr = Z.middleRows(begin, end - begin);
-    if constexpr (Layout == Eigen::ColMajor) {
-      if (S.cols() <= max_stream_cols) return stream_product_add<T>(Wr, S, Zr);
-    } else {
-      if (S.cols() <= max_stream_row_major_cols) {
-        return stream_row_major_add<T>(Wr.data(), Wr.outerStride(), Wr.rows(), Wr.cols(), S.data(),
-                                       S.outerStride(), S.cols(), Zr.data(), Zr.outerStride());
-      }
-    }
-    ordered_product_add<T>(Wr, ordered_map(S), Zr, thread_scratch(scratch, t).gemm);
-  });
+  weight_product_add<T>(W, S, Z, scratch);
 }
 
 }  // namespace glora::detail

@@ -8,16 +8,15 @@
 
 #include <glora/detail/kernels.hpp>
 
-#define GLORA_KERNELS_INSTANTIATE(T, Layout)                                                     \
-  template void grouped_forward_kernel<T, Layout>(const FrozenView<T>&, const GroupedBatch<T>&,  \
-                                                  const Eigen::Ref<const MatrixX<T>>&,           \
-                                                  Eigen::Ref<MatrixX<T>>, Workspace<T>&);        \
-  template void backward_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,    \
-                                           const Eigen::Ref<const MatrixX<T>>&,                  \
-                                           const Eigen::Ref<const MatrixX<T>>&, AdapterView<T>,  \
-                                           bool, Eigen::Ref<MatrixX<T>>, BackwardWorkspace<T>&); \
-  template void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,       \
-                                        const MergeTarget<T>&, Eigen::Ref<VectorX<T>>);
+#define GLORA_KERNELS_INSTANTIATE(T, Layout)                                                    \
+  template void grouped_forward_kernel<T, Layout>(const FrozenView<T>&, const GroupedBatch<T>&, \
+                                                  const ConstMatrixRef<T>&, MatrixRef<T>,       \
+                                                  Workspace<T>&);                               \
+  template void backward_kernel<T, Layout>(                                                     \
+      const FrozenView<T>&, const AdapterView<const T>&, const ConstMatrixRef<T>&,              \
+      const ConstMatrixRef<T>&, AdapterView<T>, bool, MatrixRef<T>, BackwardWorkspace<T>&);     \
+  template void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,      \
+                                        const MergeTarget<T>&, VectorRef<T>);
 
 namespace glora::detail {
 GLORA_KERNELS_INSTANTIATE(float, Eigen::ColMajor)

@@ -209,9 +209,8 @@ void accumulate_bias_slots(const FrozenView<T>& base, const VectorX<T>& g,
 /// not overlap X or dY.
 template <typename T, int Layout>
 void backward_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
-                     const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
-                     AdapterView<T> grads, bool want_dx, Eigen::Ref<MatrixX<T>> dX,
-                     BackwardWorkspace<T>& ws) {
+                     const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& dY, AdapterView<T> grads,
+                     bool want_dx, MatrixRef<T> dX, BackwardWorkspace<T>& ws) {
   // An empty batch adds nothing, and Eigen's row views of empty storage would
   // offset a null pointer.
   if (X.cols() == 0) return;

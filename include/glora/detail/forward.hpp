@@ -431,8 +431,7 @@ void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
 /// storage order Layout; shapes already checked.
 template <typename T, int Layout>
 void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& batch,
-                            const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
-                            Workspace<T>& ws) {
+                            const ConstMatrixRef<T>& X, MatrixRef<T> Y, Workspace<T>& ws) {
   if (batch.size() == 0) return;
   const auto W0 = weight_map<Layout>(base);
   const ForwardPlan plan = plan_forward(batch);
@@ -465,8 +464,7 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
 /// Y = W X + b for one adapter (X in x N, Y out x N): the one-group batch.
 template <typename T, int Layout>
 void forward_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
-                    const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
-                    Workspace<T>& ws) {
+                    const ConstMatrixRef<T>& X, MatrixRef<T> Y, Workspace<T>& ws) {
   const AdapterView<const T>* adapters[] = {&ad};
   const Eigen::Index start[] = {0, X.cols()};
   grouped_forward_kernel<T, Layout>(base, GroupedBatch<T>{adapters, start, nullptr, 1}, X, Y, ws);

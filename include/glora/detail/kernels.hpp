@@ -39,14 +39,13 @@ inline constexpr Kernels<T> kernels_for = {&forward_kernel<T, Layout>,
 #ifdef GLORA_COMPILED_LIB
 #define GLORA_KERNELS_EXTERN(T, Layout)                                                           \
   extern template void grouped_forward_kernel<T, Layout>(                                         \
-      const FrozenView<T>&, const GroupedBatch<T>&, const Eigen::Ref<const MatrixX<T>>&,          \
-      Eigen::Ref<MatrixX<T>>, Workspace<T>&);                                                     \
+      const FrozenView<T>&, const GroupedBatch<T>&, const ConstMatrixRef<T>&, MatrixRef<T>,       \
+      Workspace<T>&);                                                                             \
   extern template void backward_kernel<T, Layout>(                                                \
-      const FrozenView<T>&, const AdapterView<const T>&, const Eigen::Ref<const MatrixX<T>>&,     \
-      const Eigen::Ref<const MatrixX<T>>&, AdapterView<T>, bool, Eigen::Ref<MatrixX<T>>,          \
-      BackwardWorkspace<T>&);                                                                     \
+      const FrozenView<T>&, const AdapterView<const T>&, const ConstMatrixRef<T>&,                \
+      const ConstMatrixRef<T>&, AdapterView<T>, bool, MatrixRef<T>, BackwardWorkspace<T>&);       \
   extern template void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&, \
-                                               const MergeTarget<T>&, Eigen::Ref<VectorX<T>>);
+                                               const MergeTarget<T>&, VectorRef<T>);
 
 namespace glora::detail {
 GLORA_KERNELS_EXTERN(float, Eigen::ColMajor)

@@ -240,7 +240,7 @@ void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
 /// see merge_weight, and the bias update is elementwise.
 template <typename T, int Layout>
 void merge_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
-                  const MergeTarget<T>& W, Eigen::Ref<VectorX<T>> b) {
+                  const MergeTarget<T>& W, VectorRef<T> b) {
   if (b.size() != 0) write_bias_without_prompt<T>(bias_map(base), ad.D, ad.E, b);
   VectorX<T> c;
   if (ad.C.active()) {

@@ -29,7 +29,7 @@ void read_every_layer(const glora::io::AdapterFile& adapters) {
   for (const glora::io::LayerTensors& layer : adapters.layers()) {
     try {
       const auto a = adapters.read<double>(layer.name);
-      if (layer.out >= 0 && layer.in >= 0) a.check("fuzz", layer.out, layer.in);
+      if (layer.out >= 0 && layer.in >= 0) a.check("fuzz", "", layer.out, layer.in);
     } catch (const glora::file_error&) {
     }
   }

@@ -34,23 +34,22 @@ constexpr int kLayers = 20;           // about 100 MB in all
 
 std::string layer_name(int k) { return "blocks." + std::to_string(k) + ".attn.qkv"; }
 
-const std::string& adapter_file() {
-  static const std::string path = [] {
-    const std::string p =
-        (std::filesystem::temp_directory_path() / "glora_bench_100mb.safetensors").string();
-    const glora::LayerConfig capacity{Choice::low_rank(kRank), Choice::low_rank(kRank),
-                                      Choice::low_rank(kRank), Choice::vector(), Choice::vector()};
-    std::vector<glora::DynamicAdapter<float>> adapters;
-    for (int k = 0; k < kLayers; ++k) {
-      adapters.emplace_back(capacity, kSide, kSide);
-      adapters.back().initialize(static_cast<std::uint64_t>(k));  // random ups, zero downs
-      adapters.back().Ad.setRandom();
-    }
-    glora::io::AdapterSet set;
-    for (int k = 0; k < kLayers; ++k) set.add(layer_name(k), adapters[k], kSide, kSide);
-    glora::io::save_adapters(p, set);
-    return p;
-  }();
+/// The benchmark's file, written on first use and again after a repetition removed it.
+std::string adapter_file() {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "glora_bench_100mb.safetensors").string();
+  if (std::filesystem::exists(path)) return path;
+  const glora::LayerConfig capacity{Choice::low_rank(kRank), Choice::low_rank(kRank),
+                                    Choice::low_rank(kRank), Choice::vector(), Choice::vector()};
+  std::vector<glora::DynamicAdapter<float>> adapters;
+  for (int k = 0; k < kLayers; ++k) {
+    adapters.emplace_back(capacity, kSide, kSide);
+    adapters.back().initialize(static_cast<std::uint64_t>(k));  // random ups, zero downs
+    adapters.back().Ad.setRandom();
+  }
+  glora::io::AdapterSet set;
+  for (int k = 0; k < kLayers; ++k) set.add(layer_name(k), adapters[k], kSide, kSide);
+  glora::io::save_adapters(path, set);
   return path;
 }
 
@@ -107,7 +106,7 @@ double median(std::vector<double> v) {
 }
 
 void load_100mb(benchmark::State& state) {
-  const std::string& path = adapter_file();
+  const std::string path = adapter_file();
   time_read(path);  // warm the page cache and the allocator
   time_adapter_file(path);
   std::vector<double> read, file, set, file_ratio, set_ratio;

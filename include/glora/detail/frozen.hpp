@@ -101,7 +101,7 @@ auto frozen_storage(Frozen& f) {
 /// compiler reports the assertion alone).
 template <typename T, typename WD>
 constexpr bool weight_source_ok_v =
-    storage_traits<WD>::matrix&& std::is_same_v<typename storage_traits<WD>::scalar, T>;
+    bool(storage_traits<WD>::matrix) && std::is_same_v<typename storage_traits<WD>::scalar, T>;
 
 template <typename T, typename WD>
 void require_weight_source() {

@@ -3,7 +3,7 @@
 // GLORA_COMPILED_LIB defined, as the glora::glora target does when CMake's
 // GLORA_COMPILED is ON) declare these and compile none of them.
 #ifndef GLORA_COMPILED_LIB
-#error "src/glora.cpp is glora's compiled library: build it with CMake's GLORA_COMPILED=ON"
+#error "glora's compiled library: define GLORA_COMPILED_LIB (CMake: GLORA_COMPILED=ON)"
 #endif
 
 #include <glora/detail/kernels.hpp>

@@ -5,8 +5,6 @@
 // checked at sizes where they leave it: a ViT-B layer (768 x 768) at batches
 // 1, 16 and 197, and 1024 x 512 at batch 300.
 // ctest-header-only
-// Optimised even in the sanitizer build: the real sizes take two minutes at -O0.
-// ctest-cxx-flags: -O1
 #include <stdexcept>
 
 #define EIGEN_RUNTIME_NO_MALLOC

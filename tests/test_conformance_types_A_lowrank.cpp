@@ -1,10 +1,7 @@
 // The compile-time layers with slot A = LowRank<3> (108 of the 432 configurations of
 // the paper's search space; one file per kind of A so that the slices compile in parallel)
 // against the run-time layer: see conformance_types.hpp.
-// Unoptimised: these files instantiate 432 layer types each and compile in a
-// third of the time at -O0; the arithmetic they compare runs in the kernels,
-// which the compiled mode builds optimised once for the whole suite.
-// ctest-cxx-flags: -O0
+// Compiled at -O0 (tests/CMakeLists.txt says why).
 #include "conformance_types.hpp"
 
 #include <catch2/catch.hpp>

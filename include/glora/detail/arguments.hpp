@@ -43,13 +43,10 @@ struct storage_traits<A, true> {
   using scalar = typename E::Scalar;
 };
 
-/// Only reached after a failed static_assert: a Ref to return so that the
-/// compiler reports that assertion alone, not Eigen's overload candidates.
+/// Named only after a failed static_assert, so that the compiler reports that
+/// assertion alone, not Eigen's overload candidates; never defined.
 template <typename M>
-Eigen::Ref<M> unbound_ref() {
-  static std::remove_const_t<M> nothing;
-  return Eigen::Ref<M>(nothing);
-}
+Eigen::Ref<M> unbound_ref();
 
 /// Binds an input (X, dY: k x N, samples as columns). Storage is viewed,
 /// never copied, so it must be column-major; an expression (a product, a

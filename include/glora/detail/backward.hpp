@@ -47,6 +47,13 @@ auto leading_columns(MatrixX<T>& buffer, Eigen::Index rows, Eigen::Index cols) {
   return buffer.leftCols(cols);
 }
 
+/// The first n entries of `buffer`, which grows to hold them and never shrinks.
+template <typename T>
+auto leading_entries(VectorX<T>& buffer, Eigen::Index n) {
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.head(n);
+}
+
 /// Adds the gradient of A's row factors: the downs of a low-rank A (column k
 /// of down scales the rows of W0 ⊙ u_k), or a vector or scalar A itself.
 template <typename T, int Layout>
@@ -171,17 +178,19 @@ void backward_through_b(const SlotView<const T>& B, const Eigen::Ref<const Matri
     return;
   }
   // B is v 1ᵀ (v = s 1 for a scalar): B X = v colsum(X), Bᵀ dY = 1 (vᵀ dY).
-  ws.x_sums = X.colwise().sum().transpose();
+  auto x_sums = leading_entries(ws.x_sums, N);
+  auto column_terms = leading_entries(ws.column_terms, N);
+  x_sums = X.colwise().sum().transpose();
   if (B.is(Kind::vector)) {
-    grad.vector().noalias() += dY * ws.x_sums;
-    ws.column_terms.noalias() = dY.transpose() * B.vector();
+    grad.vector().noalias() += dY * x_sums;
+    column_terms.noalias() = dY.transpose() * B.vector();
   } else {
-    ws.column_terms = dY.colwise().sum().transpose();
-    grad.scalar() += ws.column_terms.dot(ws.x_sums);
-    ws.column_terms *= B.scalar();
+    column_terms = dY.colwise().sum().transpose();
+    grad.scalar() += column_terms.dot(x_sums);
+    column_terms *= B.scalar();
   }
   if (want_dx) {
-    for (Eigen::Index j = 0; j < N; ++j) dX.col(j).array() += ws.column_terms(j);
+    for (Eigen::Index j = 0; j < N; ++j) dX.col(j).array() += column_terms(j);
   }
 }
 

@@ -90,6 +90,22 @@ auto frozen_view(const Frozen& f) {
   return FrozenView<T>{f.weight_data(), f.rows(), f.cols(), f.stride(), f.row_major, f.bias_data()};
 }
 
+/// W0 (out x in), read-only, in whichever storage order it is kept.
+template <typename Frozen>
+auto frozen_weight(const Frozen& f) {
+  using T = std::remove_const_t<std::remove_pointer_t<decltype(f.weight_data())>>;
+  using Strides = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
+  const Strides strides = f.row_major ? Strides(1, f.stride()) : Strides(f.stride(), 1);
+  return Eigen::Map<const MatrixX<T>, 0, Strides>(f.weight_data(), f.rows(), f.cols(), strides);
+}
+
+/// b0 (out entries; empty without a bias).
+template <typename Frozen>
+auto frozen_bias(const Frozen& f) {
+  using T = std::remove_const_t<std::remove_pointer_t<decltype(f.weight_data())>>;
+  return Eigen::Map<const VectorX<T>>(f.bias_data(), f.bias_data() != nullptr ? f.rows() : 0);
+}
+
 template <typename Frozen>
 auto frozen_storage(Frozen& f) {
   using T = std::remove_pointer_t<decltype(f.weight_data())>;

@@ -89,15 +89,10 @@ class LayerBase {
   bool weight_is_row_major() const { return frozen_.row_major; }
   /// The frozen weight W0 (out x in), read-only, in whichever storage order it is kept.
   Eigen::Map<const MatrixX<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> weight() const {
-    using Strides = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
-    const Strides strides =
-        frozen_.row_major ? Strides(1, frozen_.stride()) : Strides(frozen_.stride(), 1);
-    return {frozen_.weight_data(), out_features(), in_features(), strides};
+    return frozen_weight(frozen_);
   }
   /// The frozen bias b0 (out entries; empty without a bias).
-  Eigen::Map<const VectorX<T>> bias() const {
-    return Eigen::Map<const VectorX<T>>(frozen_.bias_data(), has_bias() ? out_features() : 0);
-  }
+  Eigen::Map<const VectorX<T>> bias() const { return frozen_bias(frozen_); }
 
   /// The support tensors A..E, to set, train or inspect.
   adapter_type& adapter() { return adapter_; }

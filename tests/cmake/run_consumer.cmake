@@ -98,10 +98,14 @@ endfunction()
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
+# The outside projects build in the calling build's configuration but without its optimisation:
+# what they check is how glora is found, compiled and linked, and unoptimised they compile in
+# half the time. (An installed libglora.a keeps the optimisation it was built with.)
 set(config_args)
 set(build_config_args)
 if(NOT "${CONFIG}" STREQUAL "")
-  set(config_args "-DCMAKE_BUILD_TYPE=${CONFIG}")
+  string(TOUPPER "${CONFIG}" config_upper)
+  set(config_args "-DCMAKE_BUILD_TYPE=${CONFIG}" "-DCMAKE_CXX_FLAGS_${config_upper}=")
   set(build_config_args --config "${CONFIG}")
 endif()
 

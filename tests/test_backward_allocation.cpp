@@ -1,15 +1,11 @@
 // backward() into caller storage allocates nothing once its workspace has
 // seen the batch size. Eigen's heap allocations are trapped with
-// EIGEN_RUNTIME_NO_MALLOC, whose failed check throws here instead of aborting.
+// EIGEN_RUNTIME_NO_MALLOC, whose failed check throws (no_malloc.hpp).
 // Small layers keep Eigen's GEMM buffers on the stack, so the promise is
 // checked at sizes where they leave it: a ViT-B layer (768 x 768) at batches
 // 1, 16 and 197, and 1024 x 512 at batch 300.
-// ctest-header-only
-#include <stdexcept>
-
-#define EIGEN_RUNTIME_NO_MALLOC
-#define eigen_assert(x) \
-  if (!(x)) throw std::logic_error("Eigen assertion failed: " #x)
+// ctest-no-malloc
+#include "no_malloc.hpp"
 
 #include <glora/glora.hpp>
 

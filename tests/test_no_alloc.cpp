@@ -6,11 +6,12 @@
 // comes from Eigen's allocator, which merge is allowed to use); nor do the
 // losses into caller storage or an optimiser step after the first.
 //
-// Two nets: Eigen's EIGEN_RUNTIME_NO_MALLOC check (asserts on any Eigen heap
-// allocation while disallowed) and a replaced global operator new that counts
-// every other allocation (std::vector, std::string, ...).
-// ctest-header-only
-#define EIGEN_RUNTIME_NO_MALLOC
+// Two nets: Eigen's EIGEN_RUNTIME_NO_MALLOC check (throws on any Eigen heap
+// allocation while disallowed, no_malloc.hpp) and a replaced global operator
+// new that counts every other allocation (std::vector, std::string, ...).
+// ctest-no-malloc
+#include "no_malloc.hpp"
+
 #include <glora/glora.hpp>
 #include <glora/serving.hpp>
 

@@ -6,9 +6,9 @@
 // This file visits all 432 and checks what each freshly built adapter stores:
 // the shapes of the spec's table, zero-filled, with as many values as the
 // spec's count of trainable parameters. The arithmetic of the 432
-// configurations (forward, merge, merge_into against the plain formula) is
-// checked by test_search_space_A_{lowrank,vector,scalar,none}.cpp, one slice
-// of 108 configurations per kind of A.
+// configurations is checked by test_conformance.cpp (the run-time layer
+// against the plain formula) and test_conformance_types_A_*.cpp (each
+// compile-time layer type against the run-time layer).
 #include "search_space.hpp"
 
 #include <catch2/catch.hpp>

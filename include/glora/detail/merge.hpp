@@ -26,6 +26,9 @@ namespace glora::detail {
 /// small enough for L2 with its scratch.
 inline constexpr Eigen::Index merge_tile_lines = 64;
 inline constexpr Eigen::Index merge_tile_positions = 512;
+static_assert(merge_tile_positions % Eigen::internal::packet_traits<double>::size == 0 &&
+                  merge_tile_positions % Eigen::internal::packet_traits<float>::size == 0,
+              "merge tiles start on whole packets of the packed position factors");
 
 /// Ranks up to this are merged line by line; larger ranks form the tile's
 /// product with Eigen's GEMM.
@@ -43,6 +46,18 @@ struct PositionFactor {
     return data[p * position_stride + k * rank_stride];
   }
 };
+
+/// The position factor of slot s's low-rank term for a tile at (i0, j0):
+/// down's rows from i0 for column-major lines, up's columns from j0 for
+/// row-major ones.
+template <int Layout, typename T>
+PositionFactor<T> position_factor(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0) {
+  if constexpr (Layout == Eigen::RowMajor) {
+    return {s.up.data() + j0 * s.up.outerStride(), s.up.outerStride(), 1};
+  } else {
+    return {s.down.data() + i0, 1, s.down.outerStride()};
+  }
+}
 
 /// The first h positions of the rank-r factor f, repacked so that the r
 /// values of each group of P positions are adjacent packets: read in place,
@@ -101,33 +116,55 @@ void low_rank_line(const T* packed, const PositionFactor<T>& f, const T* u, Eige
   }
 }
 
+/// Packs the position factor of slot s's low-rank term for the h positions of
+/// a tile at (i0, j0) into `packed` (pack_positions): down's rows i0.. for
+/// column-major lines, up's columns j0.. for row-major ones. Returns the packed data.
+template <int Layout, typename T>
+const T* pack_tile_positions(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0,
+                             Eigen::Index h, VectorX<T>& packed) {
+  grow(packed, h * s.rank());
+  pack_positions(position_factor<Layout>(s, i0, j0), s.rank(), h, packed.data());
+  return packed.data();
+}
+
 /// Adds slot s's low-rank term to a tile, line by line (`in` may be `out`,
-/// both h x w tiles in storage order Layout, (i0, j0) the tile's corner in W).
+/// both h x w tiles in storage order Layout, (i0, j0) the tile's corner in W),
+/// the tile's position factor already packed (pack_tile_positions).
 /// Column-major lines are W's columns: positions index down's rows and line j
 /// takes up's column j. Row-major lines are W's rows: positions index up's
-/// columns and line i takes down's row i. The tile's position factor is
-/// packed into `packed` first (a tile's worth of copying against lines times
-/// as many multiply-adds; the scratch stays tile-sized).
+/// columns and line i takes down's row i.
 template <bool Scaled, int Layout, typename T, typename InTile, typename OutTile>
-void low_rank_tile(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0, const InTile& in,
-                   OutTile& out, MergeLineScratch<T>& scratch) {
+void low_rank_lines(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0, const T* packed,
+                    const InTile& in, OutTile& out, VectorX<T>& line_factor) {
   constexpr bool row_major = Layout == Eigen::RowMajor;
   const Eigen::Index r = s.rank();
-  const PositionFactor<T> f =
-      row_major ? PositionFactor<T>{s.up.data() + j0 * s.up.outerStride(), s.up.outerStride(), 1}
-                : PositionFactor<T>{s.down.data() + i0, 1, s.down.outerStride()};
+  const PositionFactor<T> f = position_factor<Layout>(s, i0, j0);
   const Eigen::Index lines = row_major ? in.rows() : in.cols();
   const Eigen::Index h = row_major ? in.cols() : in.rows();
-  grow(scratch.packed, h * r);
-  grow(scratch.line_factor, r);
-  pack_positions(f, r, h, scratch.packed.data());
+  grow(line_factor, r);
   for (Eigen::Index l = 0; l < lines; ++l) {
     for (Eigen::Index k = 0; k < r; ++k) {
-      scratch.line_factor(k) = row_major ? s.down(i0 + l, k) : s.up(k, j0 + l);
+      line_factor(k) = row_major ? s.down(i0 + l, k) : s.up(k, j0 + l);
     }
-    low_rank_line<Scaled>(scratch.packed.data(), f, scratch.line_factor.data(), r,
-                          in.data() + l * in.outerStride(), out.data() + l * out.outerStride(), h);
+    low_rank_line<Scaled>(packed, f, line_factor.data(), r, in.data() + l * in.outerStride(),
+                          out.data() + l * out.outerStride(), h);
   }
+}
+
+/// The packed position factors of A's and B's low-rank terms for a tile, when
+/// the caller packed them once for all the tiles that share its positions
+/// (null: merge_tile packs them itself, a tile's worth of copying against
+/// lines times as many multiply-adds).
+template <typename T>
+struct PackedPositions {
+  const T* A = nullptr;
+  const T* B = nullptr;
+};
+
+/// Whether slot s is a low-rank term merged line by line.
+template <typename T>
+bool merged_by_lines(const SlotView<const T>& s) {
+  return s.is(Kind::low_rank) && s.rank() <= max_line_rank;
 }
 
 /// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. W0t is read in
@@ -135,12 +172,16 @@ void low_rank_tile(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0,
 /// element of Wt), so the two may be the same memory.
 template <typename T, int Layout, typename W0Tile, typename WTile>
 void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::Index i0,
-                Eigen::Index j0, const W0Tile& W0t, WTile&& Wt, MergeScratch<T>& scratch) {
+                Eigen::Index j0, const W0Tile& W0t, WTile&& Wt, MergeScratch<T>& scratch,
+                PackedPositions<T> packed = {}) {
   const Eigen::Index h = W0t.rows(), w = W0t.cols();
+  const Eigen::Index positions = Layout == Eigen::RowMajor ? w : h;
   switch (A.kind) {
     case Kind::low_rank:
-      if (A.rank() <= max_line_rank) {
-        low_rank_tile<true, Layout>(A, i0, j0, W0t, Wt, scratch.lines);
+      if (merged_by_lines(A)) {
+        if (!packed.A)
+          packed.A = pack_tile_positions<Layout>(A, i0, j0, positions, scratch.packed_a);
+        low_rank_lines<true, Layout>(A, i0, j0, packed.A, W0t, Wt, scratch.line_factor);
       } else {
         grow(scratch.product, h * w);
         Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>> At(
@@ -157,8 +198,10 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
   }
   switch (B.kind) {
     case Kind::low_rank:
-      if (B.rank() <= max_line_rank) {
-        low_rank_tile<false, Layout>(B, i0, j0, Wt, Wt, scratch.lines);
+      if (merged_by_lines(B)) {
+        if (!packed.B)
+          packed.B = pack_tile_positions<Layout>(B, i0, j0, positions, scratch.packed_b);
+        low_rank_lines<false, Layout>(B, i0, j0, packed.B, Wt, Wt, scratch.line_factor);
       } else {
         Wt.noalias() += B.down.middleRows(i0, h) * B.up.middleCols(j0, w);
       }
@@ -198,7 +241,9 @@ TileMap<T, Layout> target_block(const MergeTarget<T>& W, Eigen::Index i0, Eigen:
 /// each tile from scratch.
 ///
 /// One pass over W0, split by rows between threads, a tile at a time:
-/// besides W and b, the memory used is a tile's worth of scratch per thread.
+/// besides W and b, the memory used per thread is a tile's worth of scratch
+/// and A's and B's low-rank position factors, packed (a copy of the part of
+/// down or up the thread's lines use).
 template <typename T, int Layout>
 void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
                   const SlotView<const T>& B, const VectorX<T>& c, const MergeTarget<T>& W,
@@ -216,18 +261,31 @@ void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
     const Eigen::Index line_end = row_major ? end : n;
     const Eigen::Index position_begin = row_major ? 0 : begin;
     const Eigen::Index position_end = row_major ? n : end;
+    // A's and B's position factors are the same for every line: packed once,
+    // for the thread's positions, rather than once per tile.
+    const auto pack = [&](const SlotView<const T>& s, VectorX<T>& into) -> const T* {
+      if (!merged_by_lines(s)) return nullptr;
+      return pack_tile_positions<Layout>(s, position_begin, position_begin,
+                                         position_end - position_begin, into);
+    };
+    const T* const packed_a = pack(A, scratch.packed_a);
+    const T* const packed_b = pack(B, scratch.packed_b);
     for (Eigen::Index l0 = row_major ? begin : 0; l0 < line_end; l0 += merge_tile_lines) {
       const Eigen::Index lines = std::min(merge_tile_lines, line_end - l0);
       for (Eigen::Index p0 = position_begin; p0 < position_end; p0 += merge_tile_positions) {
         const Eigen::Index positions = std::min(merge_tile_positions, position_end - p0);
         const Eigen::Index i0 = row_major ? l0 : p0, h = row_major ? lines : positions;
         const Eigen::Index j0 = row_major ? p0 : l0, w = row_major ? positions : lines;
+        // The positions before p0 are whole packets (tiles are multiples of one): r values each.
+        const Eigen::Index before = p0 - position_begin;
+        const PackedPositions<T> packed{packed_a ? packed_a + before * A.rank() : nullptr,
+                                        packed_b ? packed_b + before * B.rank() : nullptr};
         const auto W0t = W0.block(i0, j0, h, w);
         if (prompt) b.segment(i0, h).noalias() += W0t * c.segment(j0, w);
         TileMap<T, Layout> Wt =
             direct ? target_block<Layout>(W, i0, j0, h, w)
                    : TileMap<T, Layout>(scratch.tile.data(), h, w, Eigen::OuterStride<>(positions));
-        merge_tile<T, Layout>(A, B, i0, j0, W0t, Wt, scratch);
+        merge_tile<T, Layout>(A, B, i0, j0, W0t, Wt, scratch, packed);
         if (!direct) target_block<other>(W, i0, j0, h, w) = Wt;
       }
     }

@@ -24,21 +24,15 @@ Eigen::Map<MatrixX<T>> scratch_matrix(VectorX<T>& buffer, Eigen::Index rows, Eig
   return Eigen::Map<MatrixX<T>>(buffer.data(), rows, cols);
 }
 
-/// Scratch of a low-rank term merged line by line: the tile's position
-/// factor, packed, and one line's factor.
-template <typename T>
-struct MergeLineScratch {
-  VectorX<T> packed;
-  VectorX<T> line_factor;
-};
-
 /// Per-thread scratch of the merge: a tile's product of a high-rank factor
-/// pair, the packed position factor of A's and B's low-rank terms, and a tile
-/// of the result when it cannot be written in place.
+/// pair, the packed position factors of A's and B's low-rank terms and one
+/// line's factor, and a tile of the result when it cannot be written in place.
 template <typename T>
 struct MergeScratch {
   VectorX<T> product;
-  MergeLineScratch<T> lines;
+  VectorX<T> packed_a;
+  VectorX<T> packed_b;
+  VectorX<T> line_factor;
   VectorX<T> tile;  ///< the merged tile, for a target in the other storage order
 };
 

@@ -108,7 +108,8 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
   const Eigen::Index rows_per_block = static_cast<Eigen::Index>(
       std::max<std::size_t>(1, block_bytes / std::max<std::size_t>(1, in * sizeof(T))));
   const Eigen::Index block = std::min(rows_per_block, std::max<Eigen::Index>(layer.out, 1));
-  VectorX<T> converted(in_place ? 0 : block * layer.in);
+  // One block of rows: the merge of rows read straight from the map, or rows converted to T and
+  // then merged where they lie (merge_into may write over the W0 it reads).
   VectorX<T> merged(block * layer.in);
 
   for (Eigen::Index i0 = 0; i0 < layer.out; i0 += block) {
@@ -117,8 +118,8 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
     const unsigned char* const rows = stored + static_cast<std::size_t>(i0) * in * stored_size;
     const T* W0 = reinterpret_cast<const T*>(rows);
     if (!in_place) {
-      io::decode_values(rows, w0.dtype, values, converted.data());
-      W0 = converted.data();
+      io::decode_values(rows, w0.dtype, values, merged.data());
+      W0 = merged.data();
     }
     take_rows(adapter, i0, h, part);
     DynamicLinearView<T> view(row_major, W0, h, layer.in, layer.bias ? b0.data() + i0 : nullptr,

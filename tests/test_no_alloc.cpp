@@ -2,8 +2,9 @@
 // of every slot, with and without a frozen bias, at layer sizes where Eigen's
 // own GEMM would take its packing buffers from the heap, nor do Dense::forward
 // and an adapter bank's mixed batches; and merge_into
-// allocates nothing through operator new (its one tile of scratch per thread
-// comes from Eigen's allocator, which merge is allowed to use); nor do the
+// allocates nothing through operator new (its scratch per thread, a tile and
+// the packed low-rank factors, comes from Eigen's allocator, which merge is
+// allowed to use); nor do the
 // losses into caller storage or an optimiser step after the first.
 //
 // Two nets: Eigen's EIGEN_RUNTIME_NO_MALLOC check (throws on any Eigen heap
@@ -63,16 +64,21 @@ using glora::Scalar;
 using glora::Vector;
 using Index = Eigen::Index;
 
-/// Runs f with every heap allocation forbidden (Eigen) or counted (the rest);
-/// returns the count.
+/// Runs f with every heap allocation forbidden (Eigen: a refused one throws)
+/// or counted (the rest); returns the count. Allocation is allowed again and
+/// counting stops however f ends, so that one failure does not spread.
 template <typename F>
 long allocations_during(F&& f) {
+  struct Restore {
+    ~Restore() {
+      Eigen::internal::set_is_malloc_allowed(true);
+      counting = false;
+    }
+  } restore;
   allocations = 0;
   counting = true;
   Eigen::internal::set_is_malloc_allowed(false);
   f();
-  Eigen::internal::set_is_malloc_allowed(true);
-  counting = false;
   return allocations;
 }
 
@@ -103,7 +109,7 @@ void check_no_alloc() {
     glora::MatrixX<T> W(kOut, kIn);
     glora::VectorX<T> b(kOut);
     layer.merge_into(W, b);
-    // One tile of scratch (for a low-rank A), through Eigen's allocator.
+    // Scratch (a tile, the packed low-rank factors) through Eigen's allocator only.
     Eigen::internal::set_is_malloc_allowed(true);
     counting = true;
     allocations = 0;

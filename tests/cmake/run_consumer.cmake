@@ -98,9 +98,10 @@ endfunction()
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-# The outside projects build in the calling build's configuration but without its optimisation:
-# what they check is how glora is found, compiled and linked, and unoptimised they compile in
-# half the time. (An installed libglora.a keeps the optimisation it was built with.)
+# The outside projects build in the calling build's configuration but without its flags (its
+# optimisation, and NDEBUG, which nothing in glora's headers depends on): what they check is how
+# glora is found, compiled and linked, and unoptimised they compile faster. (An installed
+# libglora.a keeps the flags it was built with.)
 set(config_args)
 set(build_config_args)
 if(NOT "${CONFIG}" STREQUAL "")

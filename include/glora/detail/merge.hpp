@@ -265,8 +265,8 @@ void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
     // for the thread's positions, rather than once per tile.
     const auto pack = [&](const SlotView<const T>& s, VectorX<T>& into) -> const T* {
       if (!merged_by_lines(s)) return nullptr;
-      return pack_tile_positions<Layout>(s, position_begin, position_begin,
-                                         position_end - position_begin, into);
+      const Eigen::Index i0 = row_major ? 0 : position_begin, j0 = row_major ? position_begin : 0;
+      return pack_tile_positions<Layout>(s, i0, j0, position_end - position_begin, into);
     };
     const T* const packed_a = pack(A, scratch.packed_a);
     const T* const packed_b = pack(B, scratch.packed_b);

@@ -190,9 +190,16 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
         Wt.array() = W0t.array() * (T(1) + At.array());
       }
       break;
-    case Kind::vector:
-      Wt.array() = W0t.array().colwise() * (T(1) + A.vector().segment(i0, h).array());
+    case Kind::vector: {
+      // A line at a time: a broadcast (1 + a) would be a heap temporary per tile.
+      const auto a = A.vector().segment(i0, h).array();
+      if constexpr (Layout == Eigen::RowMajor) {
+        for (Eigen::Index i = 0; i < h; ++i) Wt.row(i) = W0t.row(i) * (T(1) + a(i));
+      } else {
+        for (Eigen::Index j = 0; j < w; ++j) Wt.col(j).array() = W0t.col(j).array() * (T(1) + a);
+      }
       break;
+    }
     case Kind::scalar: Wt = W0t * (T(1) + A.scalar()); break;
     case Kind::none: Wt = W0t; break;
   }

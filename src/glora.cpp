@@ -6,6 +6,7 @@
 #error "glora's compiled library: define GLORA_COMPILED_LIB (CMake: GLORA_COMPILED=ON)"
 #endif
 
+#include <glora/dense.hpp>
 #include <glora/detail/kernels.hpp>
 
 #define GLORA_KERNELS_INSTANTIATE(T, Layout)                                                    \
@@ -18,7 +19,18 @@
   template void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,      \
                                         const MergeTarget<T>&, VectorRef<T>);
 
+// Dense's products (dense.hpp).
+#define GLORA_DENSE_INSTANTIATE(T)                                                             \
+  template void weight_product_add<T, Eigen::ColMajor>(const OrderedMap<T, Eigen::ColMajor>&,  \
+                                                       const ConstMatrixRef<T>&, MatrixRef<T>, \
+                                                       std::vector<ThreadScratch<T>>&);        \
+  template void dense_backward<T>(const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,          \
+                                  const ConstMatrixRef<T>&, MatrixRef<T>, VectorRef<T>,        \
+                                  MatrixRef<T>);
+
 namespace glora::detail {
+GLORA_DENSE_INSTANTIATE(float)
+GLORA_DENSE_INSTANTIATE(double)
 GLORA_KERNELS_INSTANTIATE(float, Eigen::ColMajor)
 GLORA_KERNELS_INSTANTIATE(float, Eigen::RowMajor)
 GLORA_KERNELS_INSTANTIATE(double, Eigen::ColMajor)

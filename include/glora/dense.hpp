@@ -3,6 +3,7 @@
 
 #include <glora/detail/gemm.hpp>
 #include <glora/detail/product.hpp>
+#include <glora/detail/refs.hpp>
 #include <glora/errors.hpp>
 #include <glora/parameters.hpp>
 #include <glora/support.hpp>
@@ -11,8 +12,38 @@
 #include <Eigen/Core>
 
 #include <utility>
+#include <vector>
 
 namespace glora {
+namespace detail {
+
+/// Dense's backward past its checks: grad_weight += dY Xᵀ, grad_bias += the
+/// row sums of dY, dX = Wᵀ dY. A template on the scalar type alone, so that
+/// the compiled mode builds its products once.
+template <typename T>
+void dense_backward(const ConstMatrixRef<T>& W, const ConstMatrixRef<T>& X,
+                    const ConstMatrixRef<T>& dY, MatrixRef<T> grad_weight, VectorRef<T> grad_bias,
+                    MatrixRef<T> dX) {
+  grad_weight.noalias() += dY * X.transpose();
+  grad_bias += dY.rowwise().sum();
+  dX.noalias() = W.transpose() * dY;
+}
+
+#ifdef GLORA_COMPILED_LIB
+// Compiled once, into the glora library (src/glora.cpp): Dense's products.
+#define GLORA_DENSE_EXTERN(T)                                                                  \
+  extern template void weight_product_add<T, Eigen::ColMajor>(                                 \
+      const OrderedMap<T, Eigen::ColMajor>&, const ConstMatrixRef<T>&, MatrixRef<T>,           \
+      std::vector<ThreadScratch<T>>&);                                                         \
+  extern template void dense_backward<T>(const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,   \
+                                         const ConstMatrixRef<T>&, MatrixRef<T>, VectorRef<T>, \
+                                         MatrixRef<T>);
+GLORA_DENSE_EXTERN(float)
+GLORA_DENSE_EXTERN(double)
+#undef GLORA_DENSE_EXTERN
+#endif
+
+}  // namespace detail
 
 /// A dense layer y = weight · x + bias. weight is out x in, bias has out
 /// entries; samples are the columns of X (in x N) and Y (out x N).
@@ -84,9 +115,7 @@ struct Dense {
     detail::check_shape(where, "grads.weight", grads.weight, out_features(), in_features());
     detail::check_shape(where, "grads.bias", grads.bias, out_features(), 1);
     if (X.cols() == 0) return;  // nothing to add; row views of empty storage offset null
-    grads.weight.noalias() += dY * X.transpose();
-    grads.bias += dY.rowwise().sum();
-    dX.noalias() = weight.transpose() * dY;
+    detail::dense_backward<T>(weight, X, dY, grads.weight, grads.bias, dX);
   }
 
   /// Calls f(name, role, tensor) for "weight" and "bias" (both Role::value),

@@ -10,6 +10,7 @@
 
 #include <glora/detail/gemm.hpp>
 #include <glora/detail/parallel.hpp>
+#include <glora/detail/refs.hpp>
 #include <glora/detail/stream.hpp>
 #include <glora/detail/stream_row_major.hpp>
 #include <glora/workspace.hpp>
@@ -64,8 +65,8 @@ void serial_weight_product_add(const OrderedMap<T, Layout>& W,
 /// Z += W · S (Z is W.rows() x S.cols()), W in storage order Layout, W's rows
 /// split between threads.
 template <typename T, int Layout>
-void weight_product_add(const OrderedMap<T, Layout>& W, const Eigen::Ref<const MatrixX<T>>& S,
-                        Eigen::Ref<MatrixX<T>> Z, std::vector<ThreadScratch<T>>& scratch) {
+void weight_product_add(const OrderedMap<T, Layout>& W, const ConstMatrixRef<T>& S, MatrixRef<T> Z,
+                        std::vector<ThreadScratch<T>>& scratch) {
   const int threads = row_threads(double(W.size()) * double(S.cols()));
   reserve_threads(scratch, threads);
   for_row_ranges(W.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {

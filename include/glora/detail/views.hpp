@@ -9,6 +9,7 @@
 // sizes share one algorithm, and only the storage differs.
 
 #include <glora/config.hpp>
+#include <glora/detail/refs.hpp>
 #include <glora/dynamic_adapter.hpp>
 #include <glora/support.hpp>
 
@@ -29,17 +30,6 @@ template <typename S>
 MatrixMap<S> matrix_map(S* data, Eigen::Index rows, Eigen::Index cols, Eigen::Index stride) {
   return MatrixMap<S>(data, rows, cols, Eigen::OuterStride<>(stride));
 }
-
-/// The kernels' matrix arguments: Eigen::Ref with its stride spelled out.
-/// Ref's default stride is a dependent expression that clang 14 mangles in
-/// two ways depending on what a translation unit instantiated first; the
-/// compiled mode links the kernels by name, so their signatures avoid it.
-template <typename T>
-using ConstMatrixRef = Eigen::Ref<const MatrixX<T>, 0, Eigen::OuterStride<>>;
-template <typename T>
-using MatrixRef = Eigen::Ref<MatrixX<T>, 0, Eigen::OuterStride<>>;
-template <typename T>
-using VectorRef = Eigen::Ref<VectorX<T>, 0, Eigen::InnerStride<1>>;
 
 /// One slot's tensors, read (S = const T) or written (S = T, for gradients):
 ///   low_rank  down: rows x r, up: r x cols   (rows, cols: out, in for A and B; in, 1 for C)

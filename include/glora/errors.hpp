@@ -36,32 +36,41 @@ inline std::string shape_string(Eigen::Index rows, Eigen::Index cols) {
   return std::to_string(rows) + " x " + std::to_string(cols);
 }
 
+/// Throws unless an argument of `actual_rows` x `actual_cols` is `rows` x `cols`.
+/// Not a template: the message is built in one place, not once per argument type.
+inline void check_dimensions(const Call& where, const char* what, Eigen::Index actual_rows,
+                             Eigen::Index actual_cols, Eigen::Index rows, Eigen::Index cols) {
+  if (actual_rows != rows || actual_cols != cols) {
+    throw shape_error(where.str() + ": " + what + " is " + shape_string(actual_rows, actual_cols) +
+                      ", expected " + shape_string(rows, cols));
+  }
+}
+
 /// Throws unless `actual` has exactly `rows` x `cols` entries.
 template <typename Derived>
 void check_shape(const Call& where, const char* what, const Eigen::EigenBase<Derived>& actual,
                  Eigen::Index rows, Eigen::Index cols) {
-  if (actual.rows() != rows || actual.cols() != cols) {
-    throw shape_error(where.str() + ": " + what + " is " +
-                      shape_string(actual.rows(), actual.cols()) + ", expected " +
-                      shape_string(rows, cols));
-  }
+  check_dimensions(where, what, actual.rows(), actual.cols(), rows, cols);
 }
 
 /// Throws unless `actual` (samples as columns) has `rows` rows; `meaning`
 /// says where that number comes from (e.g. "in_features"). A matrix that has
 /// them as columns instead is most likely a batch in row-major order, and the
 /// message says how to pass it.
-template <typename Derived>
-void check_rows(const Call& where, const char* what, const Eigen::EigenBase<Derived>& actual,
-                Eigen::Index rows, const char* meaning) {
-  if (actual.rows() == rows) return;
-  const std::string why = actual.cols() == rows
+inline void check_row_count(const Call& where, const char* what, Eigen::Index actual_rows,
+                            Eigen::Index actual_cols, Eigen::Index rows, const char* meaning) {
+  if (actual_rows == rows) return;
+  const std::string why = actual_cols == rows
                               ? std::string("samples are columns: pass ") + what +
                                     ".transpose() or a column-major view of the batch"
                               : std::string(meaning);
-  throw shape_error(where.str() + ": " + what + " is " +
-                    shape_string(actual.rows(), actual.cols()) + ", expected " +
-                    std::to_string(rows) + " rows (" + why + ")");
+  throw shape_error(where.str() + ": " + what + " is " + shape_string(actual_rows, actual_cols) +
+                    ", expected " + std::to_string(rows) + " rows (" + why + ")");
+}
+template <typename Derived>
+void check_rows(const Call& where, const char* what, const Eigen::EigenBase<Derived>& actual,
+                Eigen::Index rows, const char* meaning) {
+  check_row_count(where, what, actual.rows(), actual.cols(), rows, meaning);
 }
 
 }  // namespace detail

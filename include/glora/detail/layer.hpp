@@ -71,6 +71,76 @@ bool adds_nonzero_bias(const AdapterView<const T>& ad, Slot& slot) {
   return false;
 }
 
+// The entry points past the checks that need the adapter's type: templates on
+// the scalar type alone, so that every layer type of a program shares them.
+
+/// forward once the adapter is checked: the shapes of X and Y, then the kernel.
+template <typename T>
+void checked_forward(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
+                     const AdapterView<const T>& ad, const Eigen::Ref<const MatrixX<T>>& x,
+                     Eigen::Ref<MatrixX<T>> y, Workspace<T>& workspace) {
+  check_rows(where, "X", x, base.cols, "in_features");
+  check_shape(where, "Y", y, base.rows, x.cols());
+  kernels.forward(base, ad, x, y, workspace);
+}
+
+/// backward once the adapter and the gradients are checked: the shapes of X,
+/// dY and dX (null: no input gradient), then the kernel.
+template <typename T>
+void checked_backward(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
+                      const AdapterView<const T>& ad, const AdapterView<T>& grads,
+                      const Eigen::Ref<const MatrixX<T>>& x, const Eigen::Ref<const MatrixX<T>>& dy,
+                      Eigen::Ref<MatrixX<T>>* dx, BackwardWorkspace<T>& workspace) {
+  check_rows(where, "X", x, base.cols, "in_features");
+  check_shape(where, "dY", dy, base.rows, x.cols());
+  if (dx == nullptr) {
+    MatrixX<T> none;
+    kernels.backward(base, ad, x, dy, grads, false, none, workspace);
+  } else {
+    check_shape(where, "dX", *dx, base.cols, x.cols());
+    kernels.backward(base, ad, x, dy, grads, true, *dx, workspace);
+  }
+}
+
+/// merge_into once the adapter is checked: the shapes of W (w_rows x w_cols,
+/// at W) and b, then the kernel.
+template <typename T>
+void checked_merge(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
+                   const AdapterView<const T>& ad, const MergeTarget<T>& W, Eigen::Index w_rows,
+                   Eigen::Index w_cols, Eigen::Ref<MatrixX<T>> bias) {
+  check_dimensions(where, "W", w_rows, w_cols, base.rows, base.cols);
+  check_shape(where, "b", bias, base.rows, 1);
+  kernels.merge(base, ad, W, bias.col(0));
+}
+
+/// Refuses merge_in_place on a layer that views read-only storage.
+inline void check_writable(const Call& where, bool writable) {
+  if (!writable) {
+    throw std::logic_error(where.str() +
+                           ": the layer views read-only (const) storage; use merge() or "
+                           "merge_into()");
+  }
+}
+
+/// merge_in_place once the adapter is checked: W0 and b0 (at `bias`, null
+/// without one) replaced by the merged W and b.
+template <typename T>
+void checked_merge_in_place(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
+                            const AdapterView<const T>& view, const MergeTarget<T>& storage,
+                            T* bias) {
+  Slot slot = Slot::A;
+  if (!base.has_bias() && adds_nonzero_bias(view, slot)) {
+    throw std::logic_error(where.str() + ": the layer has no bias to hold what slot " +
+                           slot_letter(slot) + " adds (" + slot_letter(slot) +
+                           " is not zero); use merge() or merge_into(), or give the layer a bias");
+  }
+  // Without a bias, C and E are zero (checked above): merging W alone is exact.
+  const AdapterView<const T> merged =
+      base.has_bias() ? view : AdapterView<const T>{view.A, view.B, {}, view.D, {}};
+  Eigen::Map<VectorX<T>> b(bias, base.has_bias() ? base.rows : 0);
+  kernels.merge(base, merged, storage, b);
+}
+
 /// The shared implementation. Derived names the public type in messages
 /// (Derived::type_name); Frozen holds W0 and b0; Params is the adapter type.
 template <typename Derived, typename T, typename Frozen, typename Params>
@@ -127,9 +197,8 @@ class LayerBase {
     const Eigen::Ref<const MatrixX<T>> x = input_ref<T>(X.derived());
     Eigen::Ref<MatrixX<T>> y = output_ref<T>(std::forward<YD>(Y));
     check_adapter(where);
-    check_rows(where, "X", x, in_features(), "in_features");
-    check_shape(where, "Y", y, out_features(), x.cols());
-    frozen_.kernels->forward(frozen_view(frozen_), adapter_view(adapter_), x, y, workspace);
+    checked_forward<T>(where, frozen_view(frozen_), *frozen_.kernels, adapter_view(adapter_), x, y,
+                       workspace);
   }
 
   /// Backpropagates dY = ∂L/∂Y (out x N) for the input X (in x N) that
@@ -166,18 +235,14 @@ class LayerBase {
     const Eigen::Ref<const MatrixX<T>> dy = input_ref<T>(dY.derived());
     check_adapter(where);
     check_gradients(where, grads, adapter_, out_features(), in_features());
-    check_rows(where, "X", x, in_features(), "in_features");
-    check_shape(where, "dY", dy, out_features(), x.cols());
     const FrozenView<T> base = frozen_view(frozen_);
     if constexpr (std::is_same_v<plain_t<DXD>, NoInputGradient>) {
-      MatrixX<T> none;
-      frozen_.kernels->backward(base, adapter_view(adapter_), x, dy, gradient_view(grads, adapter_),
-                                false, none, workspace);
+      checked_backward<T>(where, base, *frozen_.kernels, adapter_view(adapter_),
+                          gradient_view(grads, adapter_), x, dy, nullptr, workspace);
     } else {
       Eigen::Ref<MatrixX<T>> dx = output_ref<T>(std::forward<DXD>(dX));
-      check_shape(where, "dX", dx, in_features(), x.cols());
-      frozen_.kernels->backward(base, adapter_view(adapter_), x, dy, gradient_view(grads, adapter_),
-                                true, dx, workspace);
+      checked_backward<T>(where, base, *frozen_.kernels, adapter_view(adapter_),
+                          gradient_view(grads, adapter_), x, dy, &dx, workspace);
     }
   }
 
@@ -206,25 +271,11 @@ class LayerBase {
   /// message names the slot).
   void merge_in_place() {
     const Call where(Derived::type_name, "merge_in_place");
-    if (!frozen_.is_writable()) {
-      throw std::logic_error(where.str() +
-                             ": the layer views read-only (const) storage; use merge() or "
-                             "merge_into()");
-    }
+    check_writable(where, frozen_.is_writable());
     check_adapter(where);
-    const AdapterView<const T> view = adapter_view(std::as_const(adapter_));
-    Slot slot = Slot::A;
-    if (!has_bias() && adds_nonzero_bias(view, slot)) {
-      throw std::logic_error(
-          where.str() + ": the layer has no bias to hold what slot " + slot_letter(slot) +
-          " adds (" + slot_letter(slot) +
-          " is not zero); use merge() or merge_into(), or give the layer a bias");
-    }
-    // Without a bias, C and E are zero (checked above): merging W alone is exact.
-    const AdapterView<const T> merged =
-        has_bias() ? view : AdapterView<const T>{view.A, view.B, {}, view.D, {}};
-    Eigen::Map<VectorX<T>> b(frozen_.bias_data(), has_bias() ? out_features() : 0);
-    frozen_.kernels->merge(frozen_view(frozen_), merged, frozen_storage(frozen_), b);
+    checked_merge_in_place<T>(where, frozen_view(frozen_), *frozen_.kernels,
+                              adapter_view(std::as_const(adapter_)), frozen_storage(frozen_),
+                              frozen_.bias_data());
     adapter_.reset_to_identity();
   }
 
@@ -249,11 +300,10 @@ class LayerBase {
     const Call where(Derived::type_name, call);
     Eigen::Ref<MatrixX<T>> bias = output_ref<T>(std::forward<BD>(b));
     check_adapter(where);
-    check_shape(where, "W", W, out_features(), in_features());
-    check_shape(where, "b", bias, out_features(), 1);
     const bool row_major = storage_order_v<plain_t<WD>> == Eigen::RowMajor;
-    frozen_.kernels->merge(frozen_view(frozen_), adapter_view(adapter_),
-                           MergeTarget<T>{W.data(), W.outerStride(), row_major}, bias.col(0));
+    checked_merge<T>(where, frozen_view(frozen_), *frozen_.kernels, adapter_view(adapter_),
+                     MergeTarget<T>{W.data(), W.outerStride(), row_major}, W.rows(), W.cols(),
+                     bias);
   }
 
   mutable SharedWorkspace<Workspace<T>> workspace_;

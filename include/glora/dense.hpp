@@ -74,7 +74,8 @@ struct Dense {
   /// the workspace in use runs on a temporary one (and allocates); threads
   /// that share a layer should pass their own Workspace to the overload below.
   void forward(const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y) const {
-    workspace_.use([&](Workspace<T>& ws) { forward(X, Y, ws); });
+    auto lease = workspace_.lease();
+    forward(X, Y, lease.get());
   }
 
   /// As forward(X, Y), with caller-owned scratch. The product is the

@@ -5,6 +5,7 @@
 #include <glora/detail/scratch.hpp>
 #include <glora/support.hpp>
 
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -59,20 +60,32 @@ namespace detail {
 template <typename Scratch>
 class SharedWorkspace {
  public:
+  /// The scratch of one call: the shared one, held until the lease ends, or
+  /// a temporary when another call holds it. A type of the scratch alone, so
+  /// that a call site costs no instantiation of its own.
+  class Lease {
+   public:
+    explicit Lease(SharedWorkspace& shared) : lock_(shared.mutex_, std::try_to_lock) {
+      if (lock_.owns_lock()) {
+        scratch_ = &shared.workspace_;
+      } else {
+        temporary_ = std::make_unique<Scratch>();
+        scratch_ = temporary_.get();
+      }
+    }
+    Scratch& get() { return *scratch_; }
+
+   private:
+    std::unique_lock<std::mutex> lock_;
+    std::unique_ptr<Scratch> temporary_;
+    Scratch* scratch_ = nullptr;
+  };
+
   SharedWorkspace() = default;
   SharedWorkspace(const SharedWorkspace&) {}
   SharedWorkspace& operator=(const SharedWorkspace&) { return *this; }
 
-  template <typename F>
-  void use(F&& f) {
-    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
-    if (lock.owns_lock()) {
-      f(workspace_);
-    } else {
-      Scratch temporary;
-      f(temporary);
-    }
-  }
+  Lease lease() { return Lease(*this); }
 
  private:
   std::mutex mutex_;

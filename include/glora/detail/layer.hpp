@@ -185,7 +185,8 @@ class LayerBase {
   /// Ref, block, or the transpose of a row-major batch).
   template <typename XD, typename YD>
   void forward(const Eigen::MatrixBase<XD>& X, YD&& Y) const {
-    workspace_.use([&](Workspace<T>& ws) { forward(X, std::forward<YD>(Y), ws); });
+    auto lease = workspace_.lease();
+    forward(X, std::forward<YD>(Y), lease.get());
   }
 
   /// As forward(X, Y), with caller-owned scratch: safe from several threads
@@ -222,8 +223,8 @@ class LayerBase {
   template <typename XD, typename DYD, typename DXD>
   void backward(const Eigen::MatrixBase<XD>& X, const Eigen::MatrixBase<DYD>& dY,
                 adapter_type& grads, DXD&& dX) const {
-    backward_workspace_.use(
-        [&](BackwardWorkspace<T>& ws) { backward(X, dY, grads, std::forward<DXD>(dX), ws); });
+    auto lease = backward_workspace_.lease();
+    backward(X, dY, grads, std::forward<DXD>(dX), lease.get());
   }
 
   /// As backward(X, dY, grads, dX), with caller-owned scratch.

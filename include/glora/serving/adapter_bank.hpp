@@ -196,7 +196,8 @@ class BankBase {
   /// each pass their own BankWorkspace to the overload below.
   template <typename XD, typename Keys, typename YD>
   void forward(const Eigen::MatrixBase<XD>& X, const Keys& keys, YD&& Y) const {
-    workspace_.use([&](BankWorkspace<T>& ws) { forward(X, keys, std::forward<YD>(Y), ws); });
+    auto lease = workspace_.lease();
+    forward(X, keys, std::forward<YD>(Y), lease.get());
   }
 
   /// As forward(X, keys, Y), with caller-owned scratch.

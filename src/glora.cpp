@@ -1,5 +1,5 @@
 // The compiled part of glora: the kernels' float and double instances, for
-// both storage orders of W0. Programs built against this library (with
+// both storage orders of W0, and Dense's products. Programs built against this library (with
 // GLORA_COMPILED_LIB defined, as the glora::glora target does when CMake's
 // GLORA_COMPILED is ON) declare these and compile none of them.
 #ifndef GLORA_COMPILED_LIB

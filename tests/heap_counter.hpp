@@ -1,7 +1,7 @@
 // Counts the heap allocations a call makes, for the tests that check that a
 // call allocates nothing: every block any code of the program takes from the
-// heap (Eigen's aligned_malloc, operator new, std::vector, the BLAS) goes
-// through malloc, calloc, realloc or an aligned allocation, so counting there
+// heap (Eigen's aligned_malloc, operator new, std::vector) goes through
+// malloc, calloc, realloc or an aligned allocation, so counting there
 // needs nothing compiled specially, and the kernels checked are the ones the
 // other tests run.
 //
@@ -9,6 +9,7 @@
 // allocation hooks; otherwise this file replaces glibc's malloc family with
 // forwards to glibc's own allocator that count (glibc supports replacing
 // them, https://www.gnu.org/software/libc/manual/html_node/Replacing-malloc.html).
+// Memory mapped directly (mmap, as a BLAS may do for its buffers) is not counted.
 //
 // Include it in exactly one translation unit of a test program.
 #ifndef GLORA_TESTS_HEAP_COUNTER_HPP
@@ -28,7 +29,11 @@
 #endif
 
 #ifdef GLORA_TESTS_SANITIZED_HEAP
-#include <sanitizer/allocator_interface.h>
+// Declared here rather than through <sanitizer/allocator_interface.h>, which
+// clang ships and g++ does not; both runtimes export it.
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
+                                                                             std::size_t),
+                                                         void (*free_hook)(const volatile void*));
 #endif
 
 namespace glora_test::heap {
@@ -91,7 +96,9 @@ void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
   return memalign(alignment, size);
 }
 int posix_memalign(void** p, std::size_t alignment, std::size_t size) noexcept {
-  if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0) return 22;  // EINVAL
+  if (alignment == 0 || alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0) {
+    return 22;  // EINVAL
+  }
   void* block = memalign(alignment, size);
   if (block == nullptr) return 12;  // ENOMEM
   *p = block;

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,20 @@ TEST_CASE("the heap counter sees every kind of allocation", "[no_alloc]") {
   CHECK(allocations_during([] { kept = std::vector<float>(100).data(); }) >= 1);
   CHECK(allocations_during([] { kept = glora::MatrixX<float>(200, 300).data(); }) >= 1);
   CHECK(allocations_during([] { kept = std::string(200, 'x').data(); }) >= 1);
+  // Each of the C allocator's entry points, one block each.
+  void* block = nullptr;
+  CHECK(allocations_during([&] { kept = block = std::calloc(10, 8); }) == 1);
+  CHECK(allocations_during([&] { kept = block = std::realloc(block, 4096); }) == 1);
+  std::free(block);
+  CHECK(allocations_during([&] { kept = block = std::aligned_alloc(64, 640); }) == 1);
+  std::free(block);
+  int status = -1;
+  CHECK(allocations_during([&] {
+          status = posix_memalign(&block, 64, 640);
+          kept = block;
+        }) == 1);
+  CHECK(status == 0);
+  std::free(block);
   CHECK(allocations_during([] {}) == 0);
   CHECK(kept != nullptr);
 }

@@ -30,17 +30,17 @@ void dense_backward(const ConstMatrixRef<T>& W, const ConstMatrixRef<T>& X,
 }
 
 #ifdef GLORA_COMPILED_LIB
-// Compiled once, into the glora library (src/glora.cpp): Dense's products.
-#define GLORA_DENSE_EXTERN(T)                                                                  \
-  extern template void weight_product_add<T, Eigen::ColMajor>(                                 \
-      const OrderedMap<T, Eigen::ColMajor>&, const ConstMatrixRef<T>&, MatrixRef<T>,           \
-      std::vector<ThreadScratch<T>>&);                                                         \
-  extern template void dense_backward<T>(const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,   \
-                                         const ConstMatrixRef<T>&, MatrixRef<T>, VectorRef<T>, \
-                                         MatrixRef<T>);
-GLORA_DENSE_EXTERN(float)
-GLORA_DENSE_EXTERN(double)
-#undef GLORA_DENSE_EXTERN
+// Dense's products: declared here with `extern template`, so that a program
+// compiles none of them; defined with `template` in src/glora.cpp.
+#define GLORA_DENSE_INSTANCES(declare, T)                                                     \
+  declare void weight_product_add<T, Eigen::ColMajor>(const OrderedMap<T, Eigen::ColMajor>&,  \
+                                                      const ConstMatrixRef<T>&, MatrixRef<T>, \
+                                                      std::vector<ThreadScratch<T>>&);        \
+  declare void dense_backward<T>(const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,          \
+                                 const ConstMatrixRef<T>&, MatrixRef<T>, VectorRef<T>,        \
+                                 MatrixRef<T>);
+GLORA_DENSE_INSTANCES(extern template, float)
+GLORA_DENSE_INSTANCES(extern template, double)
 #endif
 
 }  // namespace detail

@@ -37,22 +37,22 @@ inline constexpr Kernels<T> kernels_for = {&forward_kernel<T, Layout>,
 }  // namespace glora::detail
 
 #ifdef GLORA_COMPILED_LIB
-#define GLORA_KERNELS_EXTERN(T, Layout)                                                           \
-  extern template void grouped_forward_kernel<T, Layout>(                                         \
-      const FrozenView<T>&, const GroupedBatch<T>&, const ConstMatrixRef<T>&, MatrixRef<T>,       \
-      Workspace<T>&);                                                                             \
-  extern template void backward_kernel<T, Layout>(                                                \
-      const FrozenView<T>&, const AdapterView<const T>&, const ConstMatrixRef<T>&,                \
-      const ConstMatrixRef<T>&, AdapterView<T>, bool, MatrixRef<T>, BackwardWorkspace<T>&);       \
-  extern template void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&, \
-                                               const MergeTarget<T>&, VectorRef<T>);
+// The kernels' instances: declared here with `extern template`, so that a
+// program compiles none of them; defined with `template` in src/glora.cpp.
+#define GLORA_KERNELS_INSTANCES(declare, T, Layout)                                            \
+  declare void grouped_forward_kernel<T, Layout>(const FrozenView<T>&, const GroupedBatch<T>&, \
+                                                 const ConstMatrixRef<T>&, MatrixRef<T>,       \
+                                                 Workspace<T>&);                               \
+  declare void backward_kernel<T, Layout>(                                                     \
+      const FrozenView<T>&, const AdapterView<const T>&, const ConstMatrixRef<T>&,             \
+      const ConstMatrixRef<T>&, AdapterView<T>, bool, MatrixRef<T>, BackwardWorkspace<T>&);    \
+  declare void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,      \
+                                       const MergeTarget<T>&, VectorRef<T>);
 
 namespace glora::detail {
-GLORA_KERNELS_EXTERN(float, Eigen::ColMajor)
-GLORA_KERNELS_EXTERN(float, Eigen::RowMajor)
-GLORA_KERNELS_EXTERN(double, Eigen::ColMajor)
-GLORA_KERNELS_EXTERN(double, Eigen::RowMajor)
+GLORA_KERNELS_INSTANCES(extern template, float, Eigen::ColMajor)
+GLORA_KERNELS_INSTANCES(extern template, float, Eigen::RowMajor)
+GLORA_KERNELS_INSTANCES(extern template, double, Eigen::ColMajor)
+GLORA_KERNELS_INSTANCES(extern template, double, Eigen::RowMajor)
 }  // namespace glora::detail
-
-#undef GLORA_KERNELS_EXTERN
 #endif

@@ -1,8 +1,10 @@
 #include "layer_merge.hpp"
 
 #include <glora/config.hpp>
-#include <glora/detail/frozen.hpp>
-#include <glora/dynamic_linear.hpp>
+#include <glora/detail/bias.hpp>
+#include <glora/detail/gemm.hpp>
+#include <glora/detail/merge.hpp>
+#include <glora/detail/views.hpp>
 #include <glora/io/convert.hpp>
 #include <glora/io/dtype.hpp>
 
@@ -16,60 +18,15 @@ namespace glora::cli {
 
 namespace {
 
-bool indexed_by_row(Choice c) { return c.kind == Kind::vector || c.kind == Kind::low_rank; }
-
-/// The part of each tensor that the configuration uses (the supernet rule:
-/// the first k columns of a down tensor and rows of an up tensor for LoRA_k,
-/// column 0 for vector, element 0 for constant), with exactly the shapes it
-/// needs: a supernet's unused columns are not carried from block to block.
+/// Rows [i0, i0 + h) of a slot whose tensors are indexed by W's row (A's and
+/// B's down tensors, D and E as vectors); any other slot as it is.
 template <typename T>
-void keep_used_part(DynamicAdapter<T>& a) {
-  for (const Slot s : {Slot::A, Slot::B, Slot::C}) {
-    const Choice c = a.config[s];
-    MatrixX<T>& down = DynamicAdapter<T>::down(a, s);
-    MatrixX<T>& up = DynamicAdapter<T>::up(a, s);
-    const Eigen::Index rank = c.kind == Kind::low_rank ? c.rank : 1;
-    if (c.kind == Kind::none) down.resize(0, 0);
-    if (c.kind == Kind::scalar) down = down.topLeftCorner(1, 1).eval();
-    if (indexed_by_row(c)) down = down.leftCols(rank).eval();
-    if (c.kind == Kind::low_rank) {
-      up = up.topRows(rank).eval();
-    } else {
-      up.resize(0, 0);
-    }
-  }
-  for (const Slot s : {Slot::D, Slot::E}) {
-    VectorX<T>& v = DynamicAdapter<T>::value(a, s);
-    if (a.config[s].kind == Kind::none) v.resize(0);
-    if (a.config[s].kind == Kind::scalar) v = v.head(1).eval();
-  }
-}
-
-/// Moves out of `full` what every block of rows shares (the up tensors, C's
-/// tensors, the constants), leaving in `full` what is taken a block at a time.
-template <typename T>
-DynamicAdapter<T> shared_part(DynamicAdapter<T>& full) {
-  DynamicAdapter<T> part;
-  part.config = full.config;
-  part.Au = std::move(full.Au);
-  part.Bu = std::move(full.Bu);
-  part.Cd = std::move(full.Cd);
-  part.Cu = std::move(full.Cu);
-  if (!indexed_by_row(full.config.A)) part.Ad = full.Ad;
-  if (!indexed_by_row(full.config.B)) part.Bd = full.Bd;
-  if (full.config.D.kind != Kind::vector) part.D = full.D;
-  if (full.config.E.kind != Kind::vector) part.E = full.E;
-  return part;
-}
-
-/// Sets the row-indexed tensors of `part` to rows [i0, i0 + h) of `full`'s.
-template <typename T>
-void take_rows(const DynamicAdapter<T>& full, Eigen::Index i0, Eigen::Index h,
-               DynamicAdapter<T>& part) {
-  if (indexed_by_row(full.config.A)) part.Ad = full.Ad.middleRows(i0, h);
-  if (indexed_by_row(full.config.B)) part.Bd = full.Bd.middleRows(i0, h);
-  if (full.config.D.kind == Kind::vector) part.D = full.D.segment(i0, h);
-  if (full.config.E.kind == Kind::vector) part.E = full.E.segment(i0, h);
+detail::SlotView<const T> rows_of(const detail::SlotView<const T>& s, Eigen::Index i0,
+                                  Eigen::Index h) {
+  if (!s.is(Kind::low_rank) && !s.is(Kind::vector)) return s;
+  return {s.kind,
+          detail::matrix_map<const T>(s.down.data() + i0, h, s.down.cols(), s.down.outerStride()),
+          s.up};
 }
 
 }  // namespace
@@ -100,16 +57,29 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
     base.shards()[layer.bias->shard].read_into(*layer.bias->tensor, b0.data(),
                                                io::ReadOptions{true});
   }
-  VectorX<T> bias = VectorX<T>::Zero(layer.out);
+  VectorX<T> bias(layer.out);
 
-  keep_used_part(adapter);
-  DynamicAdapter<T> part = shared_part(adapter);
-  const LayerConfig nothing{};  // the views' own adapters are replaced by `part`
+  // The merge of rows [i0, i0 + h) needs those rows of A's and B's down tensors, D and E, and
+  // all of the rest: the arithmetic of merge_into, called a block at a time.
+  const detail::AdapterView<const T> ad = detail::adapter_view(std::as_const(adapter), adapter.config);
+  VectorX<T> c;
+  if (ad.C.active()) {
+    c.resize(layer.in);
+    detail::write_prompt<T>(ad.C, 0, c);
+  }
+  // A's and B's position factors run along W0's rows, the same for every block: packed once.
+  VectorX<T> packed_a, packed_b;
+  const auto pack = [&](const detail::SlotView<const T>& s, VectorX<T>& into) -> const T* {
+    if (!detail::merged_by_lines(s)) return nullptr;
+    return detail::pack_tile_positions<Eigen::RowMajor>(s, 0, 0, layer.in, into);
+  };
+  const detail::PackedPositions<T> packed{pack(ad.A, packed_a), pack(ad.B, packed_b)};
+
   const Eigen::Index rows_per_block = static_cast<Eigen::Index>(
       std::max<std::size_t>(1, block_bytes / std::max<std::size_t>(1, in * sizeof(T))));
   const Eigen::Index block = std::min(rows_per_block, std::max<Eigen::Index>(layer.out, 1));
   // One block of rows: the merge of rows read straight from the map, or rows converted to T and
-  // then merged where they lie (merge_into may write over the W0 it reads).
+  // then merged where they lie (the merge may write over the W0 it reads).
   VectorX<T> merged(block * layer.in);
 
   for (Eigen::Index i0 = 0; i0 < layer.out; i0 += block) {
@@ -121,13 +91,13 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
       io::decode_values(rows, w0.dtype, values, merged.data());
       W0 = merged.data();
     }
-    take_rows(adapter, i0, h, part);
-    DynamicLinearView<T> view(row_major, W0, h, layer.in, layer.bias ? b0.data() + i0 : nullptr,
-                              nothing);
-    view.adapter() = std::move(part);
-    Eigen::Map<RowMajorMatrixX<T>> W(merged.data(), h, layer.in);
-    view.merge_into(W, Eigen::Map<VectorX<T>>(bias.data() + i0, h));
-    part = std::move(view.adapter());
+    auto b = bias.segment(i0, h);
+    detail::write_bias_without_prompt<T>(b0.segment(layer.bias ? i0 : 0, layer.bias ? h : 0),
+                                         rows_of(ad.D, i0, h), rows_of(ad.E, i0, h), b);
+    detail::merge_weight<T, Eigen::RowMajor>(
+        detail::OrderedMap<T, Eigen::RowMajor>(W0, h, layer.in, Eigen::OuterStride<>(layer.in)),
+        rows_of(ad.A, i0, h), rows_of(ad.B, i0, h), c,
+        detail::MergeTarget<T>{merged.data(), layer.in, true}, b, packed);
     out.write_values(merged.data(), values);
     release_block(shard, stored, rows, values * stored_size);
     progress.add_bytes(values * stored_size);  // the output keeps the base's dtype

@@ -251,10 +251,15 @@ TileMap<T, Layout> target_block(const MergeTarget<T>& W, Eigen::Index i0, Eigen:
 /// besides W and b, the memory used per thread is a tile's worth of scratch
 /// and A's and B's low-rank position factors, packed (a copy of the part of
 /// down or up the thread's lines use).
+///
+/// `prepacked` holds those factors when the caller has packed them already
+/// (pack_tile_positions, from position 0 over all of W0's positions): a caller
+/// that merges a row-major weight a block of rows at a time, whose positions
+/// (the columns) are the same for every block, packs them once.
 template <typename T, int Layout>
 void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
                   const SlotView<const T>& B, const VectorX<T>& c, const MergeTarget<T>& W,
-                  Eigen::Ref<VectorX<T>> b) {
+                  Eigen::Ref<VectorX<T>> b, PackedPositions<T> prepacked = {}) {
   constexpr bool row_major = Layout == Eigen::RowMajor;
   constexpr int other = row_major ? Eigen::ColMajor : Eigen::RowMajor;
   const bool direct = W.row_major == row_major;
@@ -270,13 +275,16 @@ void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
     const Eigen::Index position_end = row_major ? n : end;
     // A's and B's position factors are the same for every line: packed once,
     // for the thread's positions, rather than once per tile.
-    const auto pack = [&](const SlotView<const T>& s, VectorX<T>& into) -> const T* {
+    // (A thread's first position is a multiple of 64, so whole packets of `prepacked` precede it.)
+    const auto pack = [&](const SlotView<const T>& s, const T* given,
+                          VectorX<T>& into) -> const T* {
       if (!merged_by_lines(s)) return nullptr;
+      if (given) return given + position_begin * s.rank();
       const Eigen::Index i0 = row_major ? 0 : position_begin, j0 = row_major ? position_begin : 0;
       return pack_tile_positions<Layout>(s, i0, j0, position_end - position_begin, into);
     };
-    const T* const packed_a = pack(A, scratch.packed_a);
-    const T* const packed_b = pack(B, scratch.packed_b);
+    const T* const packed_a = pack(A, prepacked.A, scratch.packed_a);
+    const T* const packed_b = pack(B, prepacked.B, scratch.packed_b);
     for (Eigen::Index l0 = row_major ? begin : 0; l0 < line_end; l0 += merge_tile_lines) {
       const Eigen::Index lines = std::min(merge_tile_lines, line_end - l0);
       for (Eigen::Index p0 = position_begin; p0 < position_end; p0 += merge_tile_positions) {

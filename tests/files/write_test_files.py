@@ -154,6 +154,9 @@ def main():
                [("model.layers.0.self_attn.q_proj", 6, 5, True), ("model.layers.0.self_attn.v_proj", 4, 5, False)])
     write_peft(os.path.join(folder, "peft_named"), reference, "peft_named", 2, "vector", "lora", "vector", "F16",
                ".default", [("encoder.fc", 5, 4, True)])
+    # Wider than a merge tile (512 positions), with LoRA A and B and no C.
+    write_peft(os.path.join(folder, "peft_wide"), reference, "peft_wide", 4, "lora", "none", "vector", "F32", "",
+               [("model.layers.1.mlp.up_proj", 20, 600, True), ("model.layers.1.mlp.down_proj", 9, 37, False)])
     st.write(os.path.join(folder, "reference.safetensors"), reference)
     print(f"wrote the test files to {folder}")
 

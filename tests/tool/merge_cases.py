@@ -1,6 +1,6 @@
 """Merges with the glora tool, checked against the GLoRA formula evaluated in NumPy: glora adapter
 files and PEFT adapter folders, into F32, BF16, F16 and F64 bases, single files and shards, layers
-with and without a bias (one of them gaining one), blocks of a few rows and whole layers, a
+with and without a bias (one of them gaining one), blocks of a few rows and whole layers, rows wider than a merge tile, a
 --prefix mapping. Every tensor the adapter does not touch must come out byte for byte, the
 metadata kept, the shards' index updated.
 
@@ -26,6 +26,7 @@ GLORA_LAYERS = {"blocks.0.attn.qkv": (6, 5, True), "blocks.0.mlp.fc1": (7, 6, Tr
 PEFT_LORA_LAYERS = {"model.layers.0.self_attn.q_proj": (6, 5, True),
                     "model.layers.0.self_attn.v_proj": (4, 5, False)}
 PEFT_NAMED_LAYERS = {"encoder.fc": (5, 4, True)}
+PEFT_WIDE_LAYERS = {"model.layers.1.mlp.up_proj": (20, 600, True), "model.layers.1.mlp.down_proj": (9, 37, False)}
 
 CASES = [
     # name, adapter, its layers, base dtype, sharded, --prefix, --block-size
@@ -35,6 +36,8 @@ CASES = [
     ("glora_bf16_sharded", "py_adapters.safetensors", GLORA_LAYERS, "BF16", True, None, "30"),
     ("peft_f32_sharded", "peft_lora", PEFT_LORA_LAYERS, "F32", True, None, None),
     ("peft_f16", "peft_named", PEFT_NAMED_LAYERS, "F16", False, None, "8"),
+    ("peft_bf16_wide", "peft_wide", PEFT_WIDE_LAYERS, "BF16", False, None, "7200"),
+    ("peft_f16_wide_sharded", "peft_wide", PEFT_WIDE_LAYERS, "F16", True, None, None),
 ]
 
 

@@ -54,7 +54,7 @@ def main():
     for args in (merge + ["--dry-run"], merge[:-2] + ["--dry-run"]):
         status, stdout, stderr = tf.run(*args)
         assert (status, stdout.splitlines(), stderr) == (0, report, ""), (status, stdout, stderr)
-        assert sorted(os.listdir(d)) == sorted(["model.safetensors", "peft_lora", "peft_named",
+        assert sorted(os.listdir(d)) == sorted(["model.safetensors", "peft_lora", "peft_named", "peft_wide",
                                                 "py_adapters.safetensors", "reference.safetensors"])
     assert tf.run(*merge, "--dry-run", "--quiet") == (0, "", "")
 

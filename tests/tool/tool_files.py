@@ -25,7 +25,7 @@ FLOATS = ("F16", "BF16", "F32", "F64")
 
 def fresh_folder_with_adapters(folder):
     """Empties `folder` (made if missing) and writes tests/files' adapters into it:
-    py_adapters.safetensors, peft_lora/, peft_named/."""
+    py_adapters.safetensors, peft_lora/, peft_named/, peft_wide/."""
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     argv = sys.argv

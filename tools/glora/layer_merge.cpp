@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 namespace glora::cli {
 
@@ -27,6 +28,51 @@ detail::SlotView<const T> rows_of(const detail::SlotView<const T>& s, Eigen::Ind
   return {s.kind,
           detail::matrix_map<const T>(s.down.data() + i0, h, s.down.cols(), s.down.outerStride()),
           s.up};
+}
+
+/// Whether merge_tile computes every slot of `ad` elementwise or line by line
+/// (not through a product, whose sums a different tiling would split
+/// differently) and the merge has no prompt term W0 c: then a merge a line at a
+/// time gives merge_into's values bit for bit.
+template <typename T>
+bool merges_line_by_line(const detail::AdapterView<const T>& ad) {
+  const auto elementwise = [](const detail::SlotView<const T>& s) {
+    return s.kind != Kind::low_rank || detail::merged_by_lines(s);
+  };
+  return elementwise(ad.A) && elementwise(ad.B) && !ad.C.active();
+}
+
+/// Merges rows [i0, i0 + h) of a weight stored in `dtype` (BF16, F16) into
+/// `encoded`, in the same dtype, a line at a time: each line (up to one
+/// merge tile of a row) is converted into `line`, merged there and converted
+/// back, while the next is fetched, so that reading the base from memory
+/// overlaps the merge's multiply-adds instead of preceding them.
+template <typename T>
+void merge_rows_by_lines(const unsigned char* rows, io::DType dtype, Eigen::Index i0,
+                         Eigen::Index h, Eigen::Index in, const detail::AdapterView<const T>& ad,
+                         detail::PackedPositions<T> packed, VectorX<T>& line,
+                         detail::MergeScratch<T>& scratch, unsigned char* encoded) {
+  const auto size = static_cast<Eigen::Index>(io::dtype_size(dtype));
+  const Eigen::Index positions = detail::merge_tile_positions;
+  line.resize(std::min(positions, in));
+  // Position by position, then row by row: the tile's packed factors stay in cache for its rows.
+  for (Eigen::Index p0 = 0; p0 < in; p0 += positions) {
+    const Eigen::Index w = std::min(positions, in - p0);
+    const detail::PackedPositions<T> tile{packed.A ? packed.A + p0 * ad.A.rank() : nullptr,
+                                          packed.B ? packed.B + p0 * ad.B.rank() : nullptr};
+    for (Eigen::Index l = 0; l < h; ++l) {
+      const Eigen::Index at = (l * in + p0) * size;
+      const Eigen::Index next = l + 1 < h ? at + in * size : p0 + w < in ? (p0 + w) * size : -1;
+      if (next >= 0) {
+        for (Eigen::Index byte = 0; byte < w * size; byte += 64)
+          __builtin_prefetch(rows + next + byte);
+      }
+      io::decode_values(rows + at, dtype, static_cast<std::size_t>(w), line.data());
+      detail::TileMap<T, Eigen::RowMajor> t(line.data(), 1, w, Eigen::OuterStride<>(w));
+      detail::merge_tile<T, Eigen::RowMajor>(ad.A, ad.B, i0 + l, p0, t, t, scratch, tile);
+      io::encode_values(line.data(), static_cast<std::size_t>(w), dtype, encoded + at);
+    }
+  }
 }
 
 }  // namespace
@@ -61,7 +107,8 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
 
   // The merge of rows [i0, i0 + h) needs those rows of A's and B's down tensors, D and E, and
   // all of the rest: the arithmetic of merge_into, called a block at a time.
-  const detail::AdapterView<const T> ad = detail::adapter_view(std::as_const(adapter), adapter.config);
+  const detail::AdapterView<const T> ad =
+      detail::adapter_view(std::as_const(adapter), adapter.config);
   VectorX<T> c;
   if (ad.C.active()) {
     c.resize(layer.in);
@@ -79,26 +126,38 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
       std::max<std::size_t>(1, block_bytes / std::max<std::size_t>(1, in * sizeof(T))));
   const Eigen::Index block = std::min(rows_per_block, std::max<Eigen::Index>(layer.out, 1));
   // One block of rows: the merge of rows read straight from the map, or rows converted to T and
-  // then merged where they lie (the merge may write over the W0 it reads).
-  VectorX<T> merged(block * layer.in);
+  // then merged where they lie (the merge may write over the W0 it reads), or, for a weight
+  // stored in another dtype whose merge allows it, merged a line at a time into its dtype.
+  const bool by_lines = !in_place && merges_line_by_line(ad);
+  VectorX<T> merged(by_lines ? 0 : block * layer.in);
+  std::vector<unsigned char> encoded(by_lines ? static_cast<std::size_t>(block) * in * stored_size
+                                              : 0);
+  VectorX<T> line;
+  detail::MergeScratch<T> scratch;
 
   for (Eigen::Index i0 = 0; i0 < layer.out; i0 += block) {
     const Eigen::Index h = std::min(block, layer.out - i0);
     const std::size_t values = static_cast<std::size_t>(h) * in;
     const unsigned char* const rows = stored + static_cast<std::size_t>(i0) * in * stored_size;
-    const T* W0 = reinterpret_cast<const T*>(rows);
-    if (!in_place) {
-      io::decode_values(rows, w0.dtype, values, merged.data());
-      W0 = merged.data();
-    }
     auto b = bias.segment(i0, h);
     detail::write_bias_without_prompt<T>(b0.segment(layer.bias ? i0 : 0, layer.bias ? h : 0),
                                          rows_of(ad.D, i0, h), rows_of(ad.E, i0, h), b);
-    detail::merge_weight<T, Eigen::RowMajor>(
-        detail::OrderedMap<T, Eigen::RowMajor>(W0, h, layer.in, Eigen::OuterStride<>(layer.in)),
-        rows_of(ad.A, i0, h), rows_of(ad.B, i0, h), c,
-        detail::MergeTarget<T>{merged.data(), layer.in, true}, b, packed);
-    out.write_values(merged.data(), values);
+    if (by_lines) {
+      merge_rows_by_lines(rows, w0.dtype, i0, h, layer.in, ad, packed, line, scratch,
+                          encoded.data());
+      out.write(encoded.data(), values * stored_size);
+    } else {
+      const T* W0 = reinterpret_cast<const T*>(rows);
+      if (!in_place) {
+        io::decode_values(rows, w0.dtype, values, merged.data());
+        W0 = merged.data();
+      }
+      detail::merge_weight<T, Eigen::RowMajor>(
+          detail::OrderedMap<T, Eigen::RowMajor>(W0, h, layer.in, Eigen::OuterStride<>(layer.in)),
+          rows_of(ad.A, i0, h), rows_of(ad.B, i0, h), c,
+          detail::MergeTarget<T>{merged.data(), layer.in, true}, b, packed);
+      out.write_values(merged.data(), values);
+    }
     release_block(shard, stored, rows, values * stored_size);
     progress.add_bytes(values * stored_size);  // the output keeps the base's dtype
   }

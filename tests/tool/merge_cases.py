@@ -36,8 +36,8 @@ CASES = [
     ("glora_bf16_sharded", "py_adapters.safetensors", GLORA_LAYERS, "BF16", True, None, "30"),
     ("peft_f32_sharded", "peft_lora", PEFT_LORA_LAYERS, "F32", True, None, None),
     ("peft_f16", "peft_named", PEFT_NAMED_LAYERS, "F16", False, None, "8"),
-    ("peft_bf16_wide", "peft_wide", PEFT_WIDE_LAYERS, "BF16", False, None, "7200"),
-    ("peft_f16_wide_sharded", "peft_wide", PEFT_WIDE_LAYERS, "F16", True, None, None),
+    ("peft_bf16_wide", "peft_wide", PEFT_WIDE_LAYERS, "BF16", False, None, "2400"),
+    ("peft_f16_wide_sharded", "peft_wide", PEFT_WIDE_LAYERS, "F16", True, None, "7200"),
 ]
 
 

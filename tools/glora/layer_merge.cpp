@@ -30,23 +30,13 @@ detail::SlotView<const T> rows_of(const detail::SlotView<const T>& s, Eigen::Ind
           s.up};
 }
 
-/// Whether merge_tile computes every slot of `ad` elementwise or line by line
-/// (not through a product, whose sums a different tiling would split
-/// differently) and the merge has no prompt term W0 c: then a merge a line at a
-/// time gives merge_into's values bit for bit.
-template <typename T>
-bool merges_line_by_line(const detail::AdapterView<const T>& ad) {
-  const auto elementwise = [](const detail::SlotView<const T>& s) {
-    return s.kind != Kind::low_rank || detail::merged_by_lines(s);
-  };
-  return elementwise(ad.A) && elementwise(ad.B) && !ad.C.active();
-}
-
-/// Merges rows [i0, i0 + h) of a weight stored in `dtype` (BF16, F16) into
-/// `encoded`, in the same dtype, a line at a time: each line (up to one
-/// merge tile of a row) is converted into `line`, merged there and converted
-/// back, while the next is fetched, so that reading the base from memory
-/// overlaps the merge's multiply-adds instead of preceding them.
+/// Merges rows [i0, i0 + h) of a weight stored in `dtype` (one not merged in
+/// place: BF16, F16) into `encoded`, in the same dtype, a few values at a time:
+/// each line (a row's part in one merge tile) is converted into `line`, merged
+/// there and converted back, while the next is fetched, so that reading the
+/// base from memory overlaps the merge's multiply-adds instead of preceding
+/// them. Every slot but C must be merged_line_by_line, and C none: the tiles
+/// then start where merge_weight's do and the values are merge_into's.
 template <typename T>
 void merge_rows_by_lines(const unsigned char* rows, io::DType dtype, Eigen::Index i0,
                          Eigen::Index h, Eigen::Index in, const detail::AdapterView<const T>& ad,
@@ -54,19 +44,24 @@ void merge_rows_by_lines(const unsigned char* rows, io::DType dtype, Eigen::Inde
                          detail::MergeScratch<T>& scratch, unsigned char* encoded) {
   const auto size = static_cast<Eigen::Index>(io::dtype_size(dtype));
   const Eigen::Index positions = detail::merge_tile_positions;
-  line.resize(std::min(positions, in));
-  // Position by position, then row by row: the tile's packed factors stay in cache for its rows.
+  const auto fetch = [&](Eigen::Index l, Eigen::Index p0) {
+    const unsigned char* first = rows + (l * in + p0) * size;
+    const Eigen::Index bytes = std::min(positions, in - p0) * size;
+    for (Eigen::Index byte = 0; byte < bytes; byte += 64) Eigen::internal::prefetch(first + byte);
+    Eigen::internal::prefetch(first + bytes - 1);
+  };
+  // One tile of positions at a time, then its rows: the tile's packed factors stay in cache.
   for (Eigen::Index p0 = 0; p0 < in; p0 += positions) {
     const Eigen::Index w = std::min(positions, in - p0);
     const detail::PackedPositions<T> tile{packed.A ? packed.A + p0 * ad.A.rank() : nullptr,
                                           packed.B ? packed.B + p0 * ad.B.rank() : nullptr};
     for (Eigen::Index l = 0; l < h; ++l) {
-      const Eigen::Index at = (l * in + p0) * size;
-      const Eigen::Index next = l + 1 < h ? at + in * size : p0 + w < in ? (p0 + w) * size : -1;
-      if (next >= 0) {
-        for (Eigen::Index byte = 0; byte < w * size; byte += 64)
-          __builtin_prefetch(rows + next + byte);
+      if (l + 1 < h) {
+        fetch(l + 1, p0);
+      } else if (p0 + w < in) {
+        fetch(0, p0 + w);
       }
+      const Eigen::Index at = (l * in + p0) * size;
       io::decode_values(rows + at, dtype, static_cast<std::size_t>(w), line.data());
       detail::TileMap<T, Eigen::RowMajor> t(line.data(), 1, w, Eigen::OuterStride<>(w));
       detail::merge_tile<T, Eigen::RowMajor>(ad.A, ad.B, i0 + l, p0, t, t, scratch, tile);
@@ -105,8 +100,9 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
   }
   VectorX<T> bias(layer.out);
 
-  // The merge of rows [i0, i0 + h) needs those rows of A's and B's down tensors, D and E, and
-  // all of the rest: the arithmetic of merge_into, called a block at a time.
+  // merge_into's kernels, called a block of rows at a time with what every block shares (C's
+  // prompt, A's and B's packed position factors) made once per layer. The merge of rows
+  // [i0, i0 + h) takes those rows of A's and B's down tensors, D and E, and all of the rest.
   const detail::AdapterView<const T> ad =
       detail::adapter_view(std::as_const(adapter), adapter.config);
   VectorX<T> c;
@@ -114,26 +110,23 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
     c.resize(layer.in);
     detail::write_prompt<T>(ad.C, 0, c);
   }
-  // A's and B's position factors run along W0's rows, the same for every block: packed once.
-  VectorX<T> packed_a, packed_b;
-  const auto pack = [&](const detail::SlotView<const T>& s, VectorX<T>& into) -> const T* {
-    if (!detail::merged_by_lines(s)) return nullptr;
-    return detail::pack_tile_positions<Eigen::RowMajor>(s, 0, 0, layer.in, into);
-  };
-  const detail::PackedPositions<T> packed{pack(ad.A, packed_a), pack(ad.B, packed_b)};
+  detail::MergeScratch<T> scratch;
+  const detail::PackedPositions<T> packed =
+      detail::pack_line_positions<Eigen::RowMajor>(ad.A, ad.B, 0, 0, layer.in, scratch);
 
   const Eigen::Index rows_per_block = static_cast<Eigen::Index>(
       std::max<std::size_t>(1, block_bytes / std::max<std::size_t>(1, in * sizeof(T))));
   const Eigen::Index block = std::min(rows_per_block, std::max<Eigen::Index>(layer.out, 1));
-  // One block of rows: the merge of rows read straight from the map, or rows converted to T and
-  // then merged where they lie (the merge may write over the W0 it reads), or, for a weight
-  // stored in another dtype whose merge allows it, merged a line at a time into its dtype.
-  const bool by_lines = !in_place && merges_line_by_line(ad);
+  // One block of rows: the merge of rows read straight from the map; or, for a weight not
+  // merged in place, rows merged a line at a time into its dtype when the adapter allows it,
+  // else rows converted to T and then merged where they lie (the merge may write over the W0
+  // it reads).
+  const bool by_lines = !in_place && detail::merged_line_by_line(ad.A) &&
+                        detail::merged_line_by_line(ad.B) && !ad.C.active();
   VectorX<T> merged(by_lines ? 0 : block * layer.in);
   std::vector<unsigned char> encoded(by_lines ? static_cast<std::size_t>(block) * in * stored_size
                                               : 0);
-  VectorX<T> line;
-  detail::MergeScratch<T> scratch;
+  VectorX<T> line(by_lines ? std::min(detail::merge_tile_positions, layer.in) : 0);
 
   for (Eigen::Index i0 = 0; i0 < layer.out; i0 += block) {
     const Eigen::Index h = std::min(block, layer.out - i0);

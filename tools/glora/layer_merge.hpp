@@ -29,9 +29,12 @@ void release_block(const io::SafetensorsFile& file, const unsigned char* tensor,
 /// and, when the output has one, its <module>.bias right after, in their
 /// declared dtypes. T is float (F32, BF16 and F16 weights) or double (F64);
 /// `adapter` is the layer's, as read from its file. W0 is read from the
-/// base's memory map: viewed in place when it is stored as T, converted a
-/// block at a time otherwise; each block's pages are released once merged.
-/// At most `block_bytes` of W (as T) are merged at once (at least one row).
+/// base's memory map: viewed in place when it is stored as T; otherwise
+/// converted a line at a time (a row's part in one merge tile) and merged in
+/// cache when the adapter has no C and every low-rank slot is merged line by
+/// line, else converted a block at a time. Each block's pages are released
+/// once merged. At most `block_bytes` of W (as T) are merged at once (at
+/// least one row).
 template <typename T>
 void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
                  DynamicAdapter<T> adapter, io::SafetensorsWriter& out, Progress& progress,

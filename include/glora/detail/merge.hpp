@@ -151,10 +151,10 @@ void low_rank_lines(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0
   }
 }
 
-/// The packed position factors of A's and B's low-rank terms for a tile, when
-/// the caller packed them once for all the tiles that share its positions
-/// (null: merge_tile packs them itself, a tile's worth of copying against
-/// lines times as many multiply-adds).
+/// The packed position factors of A's and B's low-rank terms, for a tile or
+/// for a run of positions that many tiles share, when the caller packed them
+/// once for all those tiles (null: merge_tile packs them itself, a tile's
+/// worth of copying against lines times as many multiply-adds).
 template <typename T>
 struct PackedPositions {
   const T* A = nullptr;
@@ -165,6 +165,28 @@ struct PackedPositions {
 template <typename T>
 bool merged_by_lines(const SlotView<const T>& s) {
   return s.is(Kind::low_rank) && s.rank() <= max_line_rank;
+}
+
+/// Whether merge_tile computes slot s the same whatever the tile's number of
+/// lines: elementwise or line by line, not through a product whose sums
+/// depend on the tile's shape. A caller that merges a few lines at a time, on
+/// tiles that start at the same positions as merge_weight's (multiples of
+/// merge_tile_positions), then gets merge_weight's values bit for bit.
+template <typename T>
+bool merged_line_by_line(const SlotView<const T>& s) {
+  return !s.is(Kind::low_rank) || merged_by_lines(s);
+}
+
+/// Packs A's and B's position factors for the n positions from (i0, j0) (see
+/// pack_tile_positions), for the slots merged line by line, into `scratch`.
+template <int Layout, typename T>
+PackedPositions<T> pack_line_positions(const SlotView<const T>& A, const SlotView<const T>& B,
+                                       Eigen::Index i0, Eigen::Index j0, Eigen::Index n,
+                                       MergeScratch<T>& scratch) {
+  const auto pack = [&](const SlotView<const T>& s, VectorX<T>& into) -> const T* {
+    return merged_by_lines(s) ? pack_tile_positions<Layout>(s, i0, j0, n, into) : nullptr;
+  };
+  return {pack(A, scratch.packed_a), pack(B, scratch.packed_b)};
 }
 
 /// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. W0t is read in
@@ -250,12 +272,12 @@ TileMap<T, Layout> target_block(const MergeTarget<T>& W, Eigen::Index i0, Eigen:
 /// One pass over W0, split by rows between threads, a tile at a time:
 /// besides W and b, the memory used per thread is a tile's worth of scratch
 /// and A's and B's low-rank position factors, packed (a copy of the part of
-/// down or up the thread's lines use).
+/// down or up the thread's lines use), unless the caller gives them.
 ///
 /// `prepacked` holds those factors when the caller has packed them already
-/// (pack_tile_positions, from position 0 over all of W0's positions): a caller
-/// that merges a row-major weight a block of rows at a time, whose positions
-/// (the columns) are the same for every block, packs them once.
+/// (pack_line_positions from position 0, over all of W0's positions): a
+/// caller that merges a row-major weight a block of rows at a time, whose
+/// positions (the columns) are the same for every block, packs them once.
 template <typename T, int Layout>
 void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
                   const SlotView<const T>& B, const VectorX<T>& c, const MergeTarget<T>& W,
@@ -274,17 +296,19 @@ void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
     const Eigen::Index position_begin = row_major ? 0 : begin;
     const Eigen::Index position_end = row_major ? n : end;
     // A's and B's position factors are the same for every line: packed once,
-    // for the thread's positions, rather than once per tile.
-    // (A thread's first position is a multiple of 64, so whole packets of `prepacked` precede it.)
-    const auto pack = [&](const SlotView<const T>& s, const T* given,
-                          VectorX<T>& into) -> const T* {
-      if (!merged_by_lines(s)) return nullptr;
-      if (given) return given + position_begin * s.rank();
-      const Eigen::Index i0 = row_major ? 0 : position_begin, j0 = row_major ? position_begin : 0;
-      return pack_tile_positions<Layout>(s, i0, j0, position_end - position_begin, into);
+    // for the thread's positions, rather than once per tile. (A thread's first
+    // position is a multiple of 64: whole packets of `prepacked` precede it.)
+    const auto given = [&](const SlotView<const T>& s, const T* p) -> const T* {
+      return p ? p + position_begin * s.rank() : nullptr;
     };
-    const T* const packed_a = pack(A, prepacked.A, scratch.packed_a);
-    const T* const packed_b = pack(B, prepacked.B, scratch.packed_b);
+    const PackedPositions<T> thread_packed =
+        prepacked.A || prepacked.B
+            ? PackedPositions<T>{given(A, prepacked.A), given(B, prepacked.B)}
+            : pack_line_positions<Layout>(A, B, row_major ? 0 : position_begin,
+                                          row_major ? position_begin : 0,
+                                          position_end - position_begin, scratch);
+    const T* const packed_a = thread_packed.A;
+    const T* const packed_b = thread_packed.B;
     for (Eigen::Index l0 = row_major ? begin : 0; l0 < line_end; l0 += merge_tile_lines) {
       const Eigen::Index lines = std::min(merge_tile_lines, line_end - l0);
       for (Eigen::Index p0 = position_begin; p0 < position_end; p0 += merge_tile_positions) {

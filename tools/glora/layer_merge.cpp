@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 namespace glora::cli {
@@ -81,14 +80,14 @@ void release_block(const io::SafetensorsFile& file, const unsigned char* tensor,
 
 template <typename T>
 void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
-                 DynamicAdapter<T> adapter, io::SafetensorsWriter& out, Progress& progress,
+                 const DynamicAdapter<T>& adapter, io::SafetensorsWriter& out, Progress& progress,
                  std::size_t block_bytes) {
   const io::SafetensorsFile& shard = base.shards()[layer.weight.shard];
   const io::TensorInfo& w0 = *layer.weight.tensor;
   const unsigned char* const stored = shard.bytes(w0).data;
   const std::size_t in = static_cast<std::size_t>(layer.in);
   const std::size_t stored_size = io::dtype_size(w0.dtype);
-  // A weight stored as T is merged straight from the map; any other is converted a block at a time.
+  // A weight stored as T is merged straight from the map; any other is converted (see below).
   const bool in_place =
       w0.dtype == io::dtype_of<T>() && reinterpret_cast<std::uintptr_t>(stored) % alignof(T) == 0;
 
@@ -103,8 +102,7 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
   // merge_into's kernels, called a block of rows at a time with what every block shares (C's
   // prompt, A's and B's packed position factors) made once per layer. The merge of rows
   // [i0, i0 + h) takes those rows of A's and B's down tensors, D and E, and all of the rest.
-  const detail::AdapterView<const T> ad =
-      detail::adapter_view(std::as_const(adapter), adapter.config);
+  const detail::AdapterView<const T> ad = detail::adapter_view(adapter, adapter.config);
   VectorX<T> c;
   if (ad.C.active()) {
     c.resize(layer.in);
@@ -162,10 +160,10 @@ void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
 }
 
 template void merge_layer<float>(const io::SafetensorsModel&, const LayerPlan&,
-                                 DynamicAdapter<float>, io::SafetensorsWriter&, Progress&,
+                                 const DynamicAdapter<float>&, io::SafetensorsWriter&, Progress&,
                                  std::size_t);
 template void merge_layer<double>(const io::SafetensorsModel&, const LayerPlan&,
-                                  DynamicAdapter<double>, io::SafetensorsWriter&, Progress&,
+                                  const DynamicAdapter<double>&, io::SafetensorsWriter&, Progress&,
                                   std::size_t);
 
 }  // namespace glora::cli

@@ -37,14 +37,14 @@ void release_block(const io::SafetensorsFile& file, const unsigned char* tensor,
 /// least one row).
 template <typename T>
 void merge_layer(const io::SafetensorsModel& base, const LayerPlan& layer,
-                 DynamicAdapter<T> adapter, io::SafetensorsWriter& out, Progress& progress,
+                 const DynamicAdapter<T>& adapter, io::SafetensorsWriter& out, Progress& progress,
                  std::size_t block_bytes);
 
 extern template void merge_layer<float>(const io::SafetensorsModel&, const LayerPlan&,
-                                        DynamicAdapter<float>, io::SafetensorsWriter&, Progress&,
-                                        std::size_t);
+                                        const DynamicAdapter<float>&, io::SafetensorsWriter&,
+                                        Progress&, std::size_t);
 extern template void merge_layer<double>(const io::SafetensorsModel&, const LayerPlan&,
-                                         DynamicAdapter<double>, io::SafetensorsWriter&, Progress&,
-                                         std::size_t);
+                                         const DynamicAdapter<double>&, io::SafetensorsWriter&,
+                                         Progress&, std::size_t);
 
 }  // namespace glora::cli

@@ -34,10 +34,6 @@ using glora_test::Reference;
 template <typename T>
 constexpr T sentinel = T(-12345);
 
-/// What column x gives through the plain formula: y = W x + b (and, on
-/// magnitudes, the bound of its rounding error).
-RealVector apply(const Reference& layer, const RealMatrix& x) { return layer.W * x + layer.b; }
-
 /// The frozen base of a test: W0 (col-major copy, for the formula) and b0.
 template <typename T>
 struct Base {
@@ -74,7 +70,7 @@ std::string batch_mismatch(const glora::MatrixX<T>& X, const glora::MatrixX<T>& 
     const RealMatrix x = glora_test::to_real(X.col(j));
     const RealMatrix x_size = glora_test::to_real(X.col(j), true);
     const std::string column = glora_test::mismatch(
-        Y.col(j), apply(e.exact, x), apply(e.size, x_size), glora_test::tolerance<T>());
+        Y.col(j), e.exact.forward(x), e.size.forward(x_size), glora_test::tolerance<T>());
     if (!column.empty()) return "column " + std::to_string(j) + ": " + column;
   }
   return "";

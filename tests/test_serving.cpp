@@ -26,7 +26,6 @@ using glora::Vector;
 using glora_test::Index;
 using glora_test::Real;
 using glora_test::RealMatrix;
-using glora_test::RealVector;
 using glora_test::Reference;
 
 /// A value no correct computation gives here: marks storage that must be

@@ -5,6 +5,8 @@
 // tile, rank 1, batch 1, batches of hundreds.
 //
 //   W = W0 + W0 ⊙ A + B,   b = b0 + b0 ⊙ D + E + W0 c,   y = W x + b
+#include "reference_formula.hpp"
+
 #include <glora/glora.hpp>
 
 #include <catch2/catch.hpp>
@@ -66,35 +68,34 @@ Real bias_term(const Support& s, Index i) {
   }
 }
 
-/// The plain formula: merged W and b, in long double, and the magnitude of
-/// the terms behind each entry (for the error bound).
+/// The plain formula: merged W and b, in long double (exact), and the
+/// magnitude of the terms behind each entry (size, for the error bound).
 template <typename Layer>
 struct Plain {
-  Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic> W, W_abs;
-  Eigen::Matrix<Real, Eigen::Dynamic, 1> b, b_abs;
+  glora_test::Reference exact, size;
 
   explicit Plain(const Layer& layer) {
     const auto& ad = layer.adapter();
     const auto& W0 = layer.weight();
     const Index m = W0.rows(), n = W0.cols();
-    W.resize(m, n);
-    W_abs.resize(m, n);
-    b.resize(m);
-    b_abs.resize(m);
+    exact.W.resize(m, n);
+    size.W.resize(m, n);
+    exact.b.resize(m);
+    size.b.resize(m);
     for (Index i = 0; i < m; ++i) {
       Real w0c = 0, w0c_abs = 0;
       for (Index j = 0; j < n; ++j) {
         const Real w0 = W0(i, j), a = weight_term(ad.A, i, j), bt = weight_term(ad.B, i, j);
-        W(i, j) = w0 + w0 * a + bt;
-        W_abs(i, j) =
+        exact.W(i, j) = w0 + w0 * a + bt;
+        size.W(i, j) =
             std::fabs(w0) * (1 + weight_term(ad.A, i, j, true)) + weight_term(ad.B, i, j, true);
         w0c += w0 * prompt_term(ad.C, j);
         w0c_abs += std::fabs(w0) * prompt_term(ad.C, j, true);
       }
       const Real b0 = layer.has_bias() ? Real(layer.bias()(i)) : 0;
       const Real d = layer.has_bias() ? b0 * bias_term(ad.D, i) : 0;
-      b(i) = b0 + d + bias_term(ad.E, i) + w0c;
-      b_abs(i) = std::fabs(b0) + std::fabs(d) + std::fabs(bias_term(ad.E, i)) + w0c_abs;
+      exact.b(i) = b0 + d + bias_term(ad.E, i) + w0c;
+      size.b(i) = std::fabs(b0) + std::fabs(d) + std::fabs(bias_term(ad.E, i)) + w0c_abs;
     }
   }
 };
@@ -125,23 +126,10 @@ std::string forward_mismatch(const Layer& layer, const Plain<Layer>& plain, Inde
   glora::MatrixX<T> Y(m, batch);
   layer.forward(X, Y);
   // The plain product in long double, and the same product of the magnitudes
-  // (what bounds the rounding error of each output), summed column by column of
-  // W with plain pointers: the reference must stay cheap under the sanitizers.
-  Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic> expected = plain.b.replicate(1, batch);
-  Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic> magnitude = plain.b_abs.replicate(1, batch);
-  for (Index s = 0; s < batch; ++s) {
-    Real* y = expected.col(s).data();
-    Real* mag = magnitude.col(s).data();
-    for (Index j = 0; j < n; ++j) {
-      const Real x = X(j, s), x_abs = std::fabs(x);
-      const Real* w = plain.W.col(j).data();
-      const Real* w_abs = plain.W_abs.col(j).data();
-      for (Index i = 0; i < m; ++i) {
-        y[i] += w[i] * x;
-        mag[i] += w_abs[i] * x_abs;
-      }
-    }
-  }
+  // (what bounds the rounding error of each output).
+  const glora_test::RealMatrix x = X.template cast<Real>();
+  const glora_test::RealMatrix expected = plain.exact.forward(x);
+  const glora_test::RealMatrix magnitude = plain.size.forward(x.cwiseAbs());
   const Real tol = tolerance<T>(n + 8);
   for (Index s = 0; s < batch; ++s) {
     for (Index i = 0; i < m; ++i) {
@@ -164,12 +152,13 @@ std::string merge_mismatch(const Layer& layer, const Plain<Layer>& plain) {
   const Real tol = tolerance<T>(n + 8);
   for (Index i = 0; i < m; ++i) {
     for (Index j = 0; j < n; ++j) {
-      if (!(std::fabs(Real(merged.weight(i, j)) - plain.W(i, j)) <= tol * plain.W_abs(i, j))) {
+      if (!(std::fabs(Real(merged.weight(i, j)) - plain.exact.W(i, j)) <=
+            tol * plain.size.W(i, j))) {
         return "merge: W(" + std::to_string(i) + ", " + std::to_string(j) + ") (m " +
                std::to_string(m) + ", n " + std::to_string(n) + ")";
       }
     }
-    if (!(std::fabs(Real(merged.bias(i)) - plain.b(i)) <= tol * plain.b_abs(i))) {
+    if (!(std::fabs(Real(merged.bias(i)) - plain.exact.b(i)) <= tol * plain.size.b(i))) {
       return "merge: b(" + std::to_string(i) + ") (m " + std::to_string(m) + ", n " +
              std::to_string(n) + ")";
     }

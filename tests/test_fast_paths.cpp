@@ -15,7 +15,6 @@
 #include <limits>
 #include <sstream>
 #include <string>
-#include <type_traits>
 
 namespace {
 
@@ -26,79 +25,22 @@ using glora::Vector;
 using Index = Eigen::Index;
 using Real = long double;
 
-/// Entry (i, j) of the m x n value a slot of kind K stands for in W (A or B),
-/// and with `magnitude`, the sum of the absolute values of the terms behind it
-/// (what bounds its rounding error).
-template <typename Support>
-Real weight_term(const Support& s, Index i, Index j, bool magnitude = false) {
-  using K = typename Support::kind;
-  if constexpr (glora::is_low_rank_v<K>) {
-    Real sum = 0;
-    for (Index k = 0; k < s.down.cols(); ++k) {
-      const Real term = Real(s.down(i, k)) * Real(s.up(k, j));
-      sum += magnitude ? std::fabs(term) : term;
-    }
-    return sum;
-  } else if constexpr (std::is_same_v<K, Vector>) {
-    return magnitude ? std::fabs(Real(s.value(i))) : s.value(i);
-  } else if constexpr (std::is_same_v<K, Scalar>) {
-    return magnitude ? std::fabs(Real(s.value)) : s.value;
-  } else {
-    return 0;
-  }
-}
-
-/// Entry j of the prompt c (with `magnitude`, as for weight_term): c is the
-/// n x 1 value slot C stands for, so its entry j is entry (j, 0).
-template <typename Support>
-Real prompt_term(const Support& s, Index j, bool magnitude = false) {
-  return weight_term(s, j, 0, magnitude);
-}
-
-/// Entry i of a D or E slot.
-template <typename Support>
-Real bias_term(const Support& s, Index i) {
-  using K = typename Support::kind;
-  if constexpr (std::is_same_v<K, Vector>) {
-    return s.value(i);
-  } else if constexpr (std::is_same_v<K, Scalar>) {
-    return s.value;
-  } else {
-    return 0;
-  }
-}
-
-/// The plain formula: merged W and b, in long double (exact), and the
-/// magnitude of the terms behind each entry (size, for the error bound).
-template <typename Layer>
+/// The plain formula of reference_formula.hpp: the merged W and b in long
+/// double (exact), and the same formula on the magnitudes of every input (size:
+/// the sum of the terms behind each entry, which bounds its rounding error).
 struct Plain {
   glora_test::Reference exact, size;
-
-  explicit Plain(const Layer& layer) {
-    const auto& ad = layer.adapter();
-    const auto& W0 = layer.weight();
-    const Index m = W0.rows(), n = W0.cols();
-    exact.W.resize(m, n);
-    size.W.resize(m, n);
-    exact.b.resize(m);
-    size.b.resize(m);
-    for (Index i = 0; i < m; ++i) {
-      Real w0c = 0, w0c_abs = 0;
-      for (Index j = 0; j < n; ++j) {
-        const Real w0 = W0(i, j), a = weight_term(ad.A, i, j), bt = weight_term(ad.B, i, j);
-        exact.W(i, j) = w0 + w0 * a + bt;
-        size.W(i, j) =
-            std::fabs(w0) * (1 + weight_term(ad.A, i, j, true)) + weight_term(ad.B, i, j, true);
-        w0c += w0 * prompt_term(ad.C, j);
-        w0c_abs += std::fabs(w0) * prompt_term(ad.C, j, true);
-      }
-      const Real b0 = layer.has_bias() ? Real(layer.bias()(i)) : 0;
-      const Real d = layer.has_bias() ? b0 * bias_term(ad.D, i) : 0;
-      exact.b(i) = b0 + d + bias_term(ad.E, i) + w0c;
-      size.b(i) = std::fabs(b0) + std::fabs(d) + std::fabs(bias_term(ad.E, i)) + w0c_abs;
-    }
-  }
 };
+
+template <typename Layer>
+Plain plain_layer(const Layer& layer) {
+  using T = typename Layer::scalar_type;
+  const glora::MatrixX<T> W0 = layer.weight();
+  const glora::VectorX<T> b0 = layer.bias();
+  const glora::VectorX<T>* bias = layer.has_bias() ? &b0 : nullptr;
+  return {glora_test::reference_layer(W0, bias, layer.adapter()),
+          glora_test::reference_layer(W0, bias, layer.adapter(), true)};
+}
 
 template <typename T>
 Real tolerance(Index terms) {
@@ -119,7 +61,7 @@ Layer make_layer(Index m, Index n, bool with_bias, unsigned seed) {
 // Each check returns its first mismatch, or an empty string when all entries agree
 // (the comparisons are written so that a NaN never agrees).
 template <typename Layer>
-std::string forward_mismatch(const Layer& layer, const Plain<Layer>& plain, Index batch) {
+std::string forward_mismatch(const Layer& layer, const Plain& plain, Index batch) {
   using T = typename Layer::scalar_type;
   const Index m = layer.out_features(), n = layer.in_features();
   const glora::MatrixX<T> X = glora::MatrixX<T>::Random(n, batch);
@@ -145,7 +87,7 @@ std::string forward_mismatch(const Layer& layer, const Plain<Layer>& plain, Inde
 }
 
 template <typename Layer>
-std::string merge_mismatch(const Layer& layer, const Plain<Layer>& plain) {
+std::string merge_mismatch(const Layer& layer, const Plain& plain) {
   using T = typename Layer::scalar_type;
   const Index m = layer.out_features(), n = layer.in_features();
   const glora::Dense<T> merged = layer.merge();
@@ -189,14 +131,14 @@ void check_layer() {
         // 17 columns already cross every column sweep.
         if (m >= 1024 && n > 17) continue;
         const Layer layer = make_layer<Layer>(m, n, with_bias, seed++);
-        const Plain<Layer> plain(layer);
+        const Plain plain = plain_layer(layer);
         for (Index batch : kBatches) CHECK(forward_mismatch(layer, plain, batch) == "");
         CHECK(merge_mismatch(layer, plain) == "");
       }
     }
   }
   const Layer wide = make_layer<Layer>(300, 270, true, seed);
-  const Plain<Layer> plain(wide);
+  const Plain plain = plain_layer(wide);
   for (Index batch : kWideBatches) CHECK(forward_mismatch(wide, plain, batch) == "");
 }
 
@@ -245,12 +187,12 @@ TEMPLATE_TEST_CASE("merge crosses its tiles of positions in either storage order
     glora::VectorX<T> b0 = glora::VectorX<T>::Random(5);
     glora::LinearView<T, LowRank<8>, LowRank<3>, LowRank<2>, Vector, Vector> view(W0, b0);
     randomise(view.adapter());
-    CHECK(merge_mismatch(view, Plain<decltype(view)>(view)) == "");
+    CHECK(merge_mismatch(view, plain_layer(view)) == "");
   }
   SECTION("column-major W0, 1101 rows") {
     glora::Linear<T, LowRank<8>, LowRank<3>, LowRank<2>, Vector, Vector> layer(
         glora::MatrixX<T>::Random(1101, 5), glora::VectorX<T>::Random(1101));
     randomise(layer.adapter());
-    CHECK(merge_mismatch(layer, Plain<decltype(layer)>(layer)) == "");
+    CHECK(merge_mismatch(layer, plain_layer(layer)) == "");
   }
 }

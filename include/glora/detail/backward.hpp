@@ -15,7 +15,9 @@
 //   dX = Wᵀ dY = W0ᵀ (s ⊙ dY) + Σ_k u_k ⊙ W0ᵀ (d_k ⊙ dY) + Bᵀ dY, with
 //                s = 1 + A for a vector or scalar A and 1 otherwise.
 // W0 and W0ᵀ are read through the forward's weight_product: W0ᵀ is W0 in the
-// other storage order, so both layouts reach both streaming kernels.
+// other storage order, so both layouts reach both streaming kernels. Which
+// order W0 has is a run-time value here (RuntimeOrderedMatrix): the backward
+// is compiled once per scalar type, and only in programs that call it.
 
 #include <glora/backward_workspace.hpp>
 #include <glora/detail/gemm.hpp>
@@ -27,14 +29,6 @@
 #include <algorithm>
 
 namespace glora::detail {
-
-/// W0ᵀ as a map in the other storage order than W0's.
-template <typename T, int Layout>
-auto transposed(const OrderedMap<T, Layout>& W0) {
-  constexpr int other = Layout == Eigen::RowMajor ? Eigen::ColMajor : Eigen::RowMajor;
-  return OrderedMap<T, other>(W0.data(), W0.cols(), W0.rows(),
-                              Eigen::OuterStride<>(W0.outerStride()));
-}
 
 /// The first `cols` columns of `buffer`, which grows to hold them and never
 /// shrinks: calls that alternate between sizes seen before (a backward with
@@ -56,8 +50,8 @@ auto leading_entries(VectorX<T>& buffer, Eigen::Index n) {
 
 /// Adds the gradient of A's row factors: the downs of a low-rank A (column k
 /// of down scales the rows of W0 ⊙ u_k), or a vector or scalar A itself.
-template <typename T, int Layout>
-void accumulate_a_row_factors(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
+template <typename T>
+void accumulate_a_row_factors(const RuntimeOrderedMatrix<T>& W0, const SlotView<const T>& A,
                               const Eigen::Ref<const MatrixX<T>>& X,
                               const Eigen::Ref<const MatrixX<T>>& dY, SlotView<T> grad,
                               BackwardWorkspace<T>& ws) {
@@ -69,14 +63,14 @@ void accumulate_a_row_factors(const OrderedMap<T, Layout>& W0, const SlotView<co
     for (Eigen::Index k = 0; k < A.rank(); ++k) {
       scaled_x.middleCols(N * k, N).array() = X.array().colwise() * A.up.row(k).transpose().array();
     }
-    auto w0_x = leading_columns(ws.w0_x, W0.rows(), scaled_x.cols());
+    auto w0_x = leading_columns(ws.w0_x, W0.rows, scaled_x.cols());
     weight_product<T>(W0, scaled_x, w0_x, ws.threads);
     for (Eigen::Index k = 0; k < A.rank(); ++k) {
       grad.down.col(k) += (w0_x.middleCols(N * k, N).array() * dY.array()).rowwise().sum().matrix();
     }
     return;
   }
-  auto w0_x = leading_columns(ws.w0_x, W0.rows(), N);
+  auto w0_x = leading_columns(ws.w0_x, W0.rows, N);
   weight_product<T>(W0, X, w0_x, ws.threads);
   const auto row_gradient = (w0_x.array() * dY.array()).rowwise().sum();
   if (A.is(Kind::vector)) {
@@ -104,8 +98,8 @@ void accumulate_c(const SlotView<const T>& C, const Dc& dc, SlotView<T> grad) {
 /// gradients that go through W0ᵀ: the ups of a low-rank A and slot C. They
 /// share one product W0ᵀ · [s ⊙ dY, d_1 ⊙ dY, ..., d_r ⊙ dY, g], the first
 /// block only for dX and the last column only with a prompt.
-template <typename T, int Layout>
-void backward_through_w0t(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
+template <typename T>
+void backward_through_w0t(const RuntimeOrderedMatrix<T>& W0, const SlotView<const T>& A,
                           const SlotView<const T>& C, const Eigen::Ref<const MatrixX<T>>& X,
                           const Eigen::Ref<const MatrixX<T>>& dY, SlotView<T> grad_a,
                           SlotView<T> grad_c, bool want_dx, Eigen::Ref<MatrixX<T>> dX,
@@ -113,7 +107,7 @@ void backward_through_w0t(const OrderedMap<T, Layout>& W0, const SlotView<const 
   const Eigen::Index N = X.cols();
   const Eigen::Index rank_a = A.rank();
   const bool prompt = C.active();
-  const auto W0t = transposed(W0);
+  const RuntimeOrderedMatrix<T> W0t = W0.transposed();
   if (rank_a == 0 && !prompt) {
     if (!want_dx) return;
     if (A.is(Kind::vector)) {
@@ -145,7 +139,7 @@ void backward_through_w0t(const OrderedMap<T, Layout>& W0, const SlotView<const 
         dY.array().colwise() * A.down.col(k).array();
   }
   if (prompt) stacked.col(prompt_col) = ws.dy_sums;
-  auto w0t_stacked = leading_columns(ws.w0t_stacked, W0t.rows(), stacked.cols());
+  auto w0t_stacked = leading_columns(ws.w0t_stacked, W0t.rows, stacked.cols());
   weight_product<T>(W0t, stacked, w0t_stacked, ws.threads);
 
   if (want_dx) dX = w0t_stacked.leftCols(N);
@@ -213,17 +207,17 @@ void accumulate_bias_slots(const FrozenView<T>& base, const VectorX<T>& g,
 }
 
 /// Adds to `grads` the gradient of sum(dY ⊙ Y) w.r.t. every support tensor
-/// and, when `want_dx`, writes dX (in x N), W0 in storage order Layout.
+/// and, when `want_dx`, writes dX (in x N), W0 in either storage order.
 /// `grads` has the adapter's kinds. Shapes are the caller's to check; dX must
 /// not overlap X or dY.
-template <typename T, int Layout>
+template <typename T>
 void backward_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
                      const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& dY, AdapterView<T> grads,
                      bool want_dx, MatrixRef<T> dX, BackwardWorkspace<T>& ws) {
   // An empty batch adds nothing, and Eigen's row views of empty storage would
   // offset a null pointer.
   if (X.cols() == 0) return;
-  const auto W0 = weight_map<Layout>(base);
+  const RuntimeOrderedMatrix<T> W0{base.weight, base.rows, base.cols, base.stride, base.row_major};
   ws.dy_sums = dY.rowwise().sum();
   accumulate_a_row_factors<T>(W0, ad.A, X, dY, grads.A, ws);
   backward_through_w0t<T>(W0, ad.A, ad.C, X, dY, grads.A, grads.C, want_dx, dX, ws);

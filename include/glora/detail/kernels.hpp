@@ -1,11 +1,15 @@
 #pragma once
 // The entry points of the arithmetic: the unmerged forward, the backward and
-// the merge, one function template each on the scalar type and W0's storage
-// order, whatever the layer's kinds (they arrive as run-time views).
+// the merge, one function template each on the scalar type, whatever the
+// layer's kinds (they arrive as run-time views).
 //
-// A layer reaches them through a Kernels table picked when it is built, where
-// W0's storage order is known at compile time: a program instantiates the
-// kernels only for the storage orders it constructs layers with.
+// The forward and the merge walk W0 in tiles of its own storage order, so
+// they are templates on that order too. A layer reaches them through a
+// Kernels table picked when it is built, where the order is known at compile
+// time: a program instantiates them only for the orders it builds layers
+// with. The backward reads W0 in both orders (W0 and W0ᵀ) whatever W0's is,
+// and takes the order as a run-time value: it is instantiated once per scalar
+// type, and only by a program that calls it.
 //
 // In the compiled mode (the CMake option GLORA_COMPILED, which defines
 // GLORA_COMPILED_LIB for the library and its users) the float and double
@@ -25,14 +29,12 @@ template <typename T>
 struct Kernels {
   decltype(&forward_kernel<T, Eigen::ColMajor>) forward;
   decltype(&grouped_forward_kernel<T, Eigen::ColMajor>) grouped_forward;
-  decltype(&backward_kernel<T, Eigen::ColMajor>) backward;
   decltype(&merge_kernel<T, Eigen::ColMajor>) merge;
 };
 
 template <typename T, int Layout>
-inline constexpr Kernels<T> kernels_for = {&forward_kernel<T, Layout>,
-                                           &grouped_forward_kernel<T, Layout>,
-                                           &backward_kernel<T, Layout>, &merge_kernel<T, Layout>};
+inline constexpr Kernels<T> kernels_for = {
+    &forward_kernel<T, Layout>, &grouped_forward_kernel<T, Layout>, &merge_kernel<T, Layout>};
 
 }  // namespace glora::detail
 
@@ -43,16 +45,19 @@ inline constexpr Kernels<T> kernels_for = {&forward_kernel<T, Layout>,
   declare void grouped_forward_kernel<T, Layout>(const FrozenView<T>&, const GroupedBatch<T>&, \
                                                  const ConstMatrixRef<T>&, MatrixRef<T>,       \
                                                  Workspace<T>&);                               \
-  declare void backward_kernel<T, Layout>(                                                     \
-      const FrozenView<T>&, const AdapterView<const T>&, const ConstMatrixRef<T>&,             \
-      const ConstMatrixRef<T>&, AdapterView<T>, bool, MatrixRef<T>, BackwardWorkspace<T>&);    \
   declare void merge_kernel<T, Layout>(const FrozenView<T>&, const AdapterView<const T>&,      \
                                        const MergeTarget<T>&, VectorRef<T>);
+#define GLORA_BACKWARD_INSTANCES(declare, T)                                          \
+  declare void backward_kernel<T>(const FrozenView<T>&, const AdapterView<const T>&,  \
+                                  const ConstMatrixRef<T>&, const ConstMatrixRef<T>&, \
+                                  AdapterView<T>, bool, MatrixRef<T>, BackwardWorkspace<T>&);
 
 namespace glora::detail {
 GLORA_KERNELS_INSTANCES(extern template, float, Eigen::ColMajor)
 GLORA_KERNELS_INSTANCES(extern template, float, Eigen::RowMajor)
 GLORA_KERNELS_INSTANCES(extern template, double, Eigen::ColMajor)
 GLORA_KERNELS_INSTANCES(extern template, double, Eigen::RowMajor)
+GLORA_BACKWARD_INSTANCES(extern template, float)
+GLORA_BACKWARD_INSTANCES(extern template, double)
 }  // namespace glora::detail
 #endif

@@ -87,18 +87,18 @@ void checked_forward(const Call& where, const FrozenView<T>& base, const Kernels
 /// backward once the adapter and the gradients are checked: the shapes of X,
 /// dY and dX (null: no input gradient), then the kernel.
 template <typename T>
-void checked_backward(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
-                      const AdapterView<const T>& ad, const AdapterView<T>& grads,
-                      const Eigen::Ref<const MatrixX<T>>& x, const Eigen::Ref<const MatrixX<T>>& dy,
-                      Eigen::Ref<MatrixX<T>>* dx, BackwardWorkspace<T>& workspace) {
+void checked_backward(const Call& where, const FrozenView<T>& base, const AdapterView<const T>& ad,
+                      const AdapterView<T>& grads, const Eigen::Ref<const MatrixX<T>>& x,
+                      const Eigen::Ref<const MatrixX<T>>& dy, Eigen::Ref<MatrixX<T>>* dx,
+                      BackwardWorkspace<T>& workspace) {
   check_rows(where, "X", x, base.cols, "in_features");
   check_shape(where, "dY", dy, base.rows, x.cols());
   if (dx == nullptr) {
     MatrixX<T> none;
-    kernels.backward(base, ad, x, dy, grads, false, none, workspace);
+    backward_kernel<T>(base, ad, x, dy, grads, false, none, workspace);
   } else {
     check_shape(where, "dX", *dx, base.cols, x.cols());
-    kernels.backward(base, ad, x, dy, grads, true, *dx, workspace);
+    backward_kernel<T>(base, ad, x, dy, grads, true, *dx, workspace);
   }
 }
 
@@ -238,12 +238,12 @@ class LayerBase {
     check_gradients(where, grads, adapter_, out_features(), in_features());
     const FrozenView<T> base = frozen_view(frozen_);
     if constexpr (std::is_same_v<plain_t<DXD>, NoInputGradient>) {
-      checked_backward<T>(where, base, *frozen_.kernels, adapter_view(adapter_),
-                          gradient_view(grads, adapter_), x, dy, nullptr, workspace);
+      checked_backward<T>(where, base, adapter_view(adapter_), gradient_view(grads, adapter_), x,
+                          dy, nullptr, workspace);
     } else {
       Eigen::Ref<MatrixX<T>> dx = output_ref<T>(std::forward<DXD>(dX));
-      checked_backward<T>(where, base, *frozen_.kernels, adapter_view(adapter_),
-                          gradient_view(grads, adapter_), x, dy, &dx, workspace);
+      checked_backward<T>(where, base, adapter_view(adapter_), gradient_view(grads, adapter_), x,
+                          dy, &dx, workspace);
     }
   }
 

@@ -62,6 +62,34 @@ TEST_CASE("LinearView::backward matches finite differences", "[backward]") {
                              glora_test::uniform_matrix(rng, 4, 2));
 }
 
+TEST_CASE("LinearView::backward over a block of a larger matrix, in either storage order",
+          "[backward]") {
+  // W0's stride exceeds its extent, and the backward reads it both as W0 and
+  // as W0ᵀ (the other storage order): at batch 1 through the streaming
+  // kernels, at batch 5 through GEMM.
+  using View = glora::LinearView<double, LowRank<2>, LowRank<2>, LowRank<2>, Vector, Vector>;
+  std::mt19937 rng(8);
+  const Eigen::Index m = 5, n = 4;
+  for (const Eigen::Index N : {1, 5}) {
+    INFO("batch " << N);
+    MatrixXd columns = glora_test::uniform_matrix(rng, m + 3, n + 2);
+    glora::RowMajorMatrixX<double> rows = glora_test::uniform_matrix(rng, m + 3, n + 2);
+    VectorXd b0 = glora_test::uniform_matrix(rng, m, 1);
+    const MatrixXd X = glora_test::uniform_matrix(rng, n, N);
+    const MatrixXd R = glora_test::uniform_matrix(rng, m, N);
+    View column_major(columns.topLeftCorner(m, n), b0);
+    View row_major(rows.topLeftCorner(m, n), b0);
+    REQUIRE(!column_major.weight_is_row_major());
+    REQUIRE(row_major.weight_is_row_major());
+    glora_test::randomize(column_major.adapter(), rng);
+    row_major.adapter() = column_major.adapter();
+    INFO("column-major W0, column stride " << columns.outerStride());
+    glora_test::check_backward(column_major, column_major.adapter(), X, R);
+    INFO("row-major W0, row stride " << rows.outerStride());
+    glora_test::check_backward(row_major, row_major.adapter(), X, R);
+  }
+}
+
 TEST_CASE("Dense::backward matches finite differences", "[backward]") {
   std::mt19937 rng(6);
   for (const Shape& s : shapes) {

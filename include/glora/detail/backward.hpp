@@ -16,8 +16,9 @@
 //                s = 1 + A for a vector or scalar A and 1 otherwise.
 // W0 and W0ᵀ are read through the forward's weight_product: W0ᵀ is W0 in the
 // other storage order, so both layouts reach both streaming kernels. Which
-// order W0 has is a run-time value here (RuntimeOrderedMatrix): the backward
-// is compiled once per scalar type, and only in programs that call it.
+// order W0 has is a run-time value here (FrozenView::row_major), looked at
+// only where W0 or W0ᵀ is multiplied: the backward is compiled once per scalar
+// type, and only in programs that call it.
 
 #include <glora/backward_workspace.hpp>
 #include <glora/detail/gemm.hpp>
@@ -27,8 +28,23 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <vector>
 
 namespace glora::detail {
+
+/// W0ᵀ (in x out): W0's storage read in the other order, without a bias.
+template <typename T>
+FrozenView<T> transposed_weight(const FrozenView<T>& base) {
+  return {base.weight, base.cols, base.rows, base.stride, !base.row_major, nullptr};
+}
+
+/// Z = W · S for W the weight of `base`, in whichever storage order it is kept.
+template <typename T>
+void weight_product(const FrozenView<T>& W, const Eigen::Ref<const MatrixX<T>>& S,
+                    Eigen::Ref<MatrixX<T>> Z, std::vector<ThreadScratch<T>>& scratch) {
+  if (W.row_major) return weight_product<T>(weight_map<Eigen::RowMajor>(W), S, Z, scratch);
+  weight_product<T>(weight_map<Eigen::ColMajor>(W), S, Z, scratch);
+}
 
 /// The first `cols` columns of `buffer`, which grows to hold them and never
 /// shrinks: calls that alternate between sizes seen before (a backward with
@@ -51,7 +67,7 @@ auto leading_entries(VectorX<T>& buffer, Eigen::Index n) {
 /// Adds the gradient of A's row factors: the downs of a low-rank A (column k
 /// of down scales the rows of W0 ⊙ u_k), or a vector or scalar A itself.
 template <typename T>
-void accumulate_a_row_factors(const RuntimeOrderedMatrix<T>& W0, const SlotView<const T>& A,
+void accumulate_a_row_factors(const FrozenView<T>& W0, const SlotView<const T>& A,
                               const Eigen::Ref<const MatrixX<T>>& X,
                               const Eigen::Ref<const MatrixX<T>>& dY, SlotView<T> grad,
                               BackwardWorkspace<T>& ws) {
@@ -99,7 +115,7 @@ void accumulate_c(const SlotView<const T>& C, const Dc& dc, SlotView<T> grad) {
 /// share one product W0ᵀ · [s ⊙ dY, d_1 ⊙ dY, ..., d_r ⊙ dY, g], the first
 /// block only for dX and the last column only with a prompt.
 template <typename T>
-void backward_through_w0t(const RuntimeOrderedMatrix<T>& W0, const SlotView<const T>& A,
+void backward_through_w0t(const FrozenView<T>& W0, const SlotView<const T>& A,
                           const SlotView<const T>& C, const Eigen::Ref<const MatrixX<T>>& X,
                           const Eigen::Ref<const MatrixX<T>>& dY, SlotView<T> grad_a,
                           SlotView<T> grad_c, bool want_dx, Eigen::Ref<MatrixX<T>> dX,
@@ -107,7 +123,7 @@ void backward_through_w0t(const RuntimeOrderedMatrix<T>& W0, const SlotView<cons
   const Eigen::Index N = X.cols();
   const Eigen::Index rank_a = A.rank();
   const bool prompt = C.active();
-  const RuntimeOrderedMatrix<T> W0t = W0.transposed();
+  const FrozenView<T> W0t = transposed_weight(W0);
   if (rank_a == 0 && !prompt) {
     if (!want_dx) return;
     if (A.is(Kind::vector)) {
@@ -217,10 +233,9 @@ void backward_kernel(const FrozenView<T>& base, const AdapterView<const T>& ad,
   // An empty batch adds nothing, and Eigen's row views of empty storage would
   // offset a null pointer.
   if (X.cols() == 0) return;
-  const RuntimeOrderedMatrix<T> W0{base.weight, base.rows, base.cols, base.stride, base.row_major};
   ws.dy_sums = dY.rowwise().sum();
-  accumulate_a_row_factors<T>(W0, ad.A, X, dY, grads.A, ws);
-  backward_through_w0t<T>(W0, ad.A, ad.C, X, dY, grads.A, grads.C, want_dx, dX, ws);
+  accumulate_a_row_factors<T>(base, ad.A, X, dY, grads.A, ws);
+  backward_through_w0t<T>(base, ad.A, ad.C, X, dY, grads.A, grads.C, want_dx, dX, ws);
   backward_through_b<T>(ad.B, X, dY, grads.B, want_dx, dX, ws);
   accumulate_bias_slots<T>(base, ws.dy_sums, ad.D, grads.D, grads.E);
 }

@@ -7,6 +7,7 @@
 #include <glora/dense.hpp>
 #include <glora/detail/arguments.hpp>
 #include <glora/detail/frozen.hpp>
+#include <glora/detail/kernels.hpp>
 #include <glora/detail/views.hpp>
 #include <glora/errors.hpp>
 #include <glora/workspace.hpp>

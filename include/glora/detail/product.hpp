@@ -6,7 +6,7 @@
 // columns (stream.hpp for a column-major W, stream_row_major.hpp for a
 // row-major one); a wide one to Eigen's GEMM on kept packing buffers. Rows are split
 // between threads when Eigen runs with OpenMP. Either storage order of W:
-// the forward reads W0, the backward W0ᵀ, which is W0 in the other order.
+// the forward reads W0, the backward W0 and W0ᵀ, which is W0 in the other order.
 
 #include <glora/detail/gemm.hpp>
 #include <glora/detail/parallel.hpp>
@@ -81,34 +81,6 @@ void weight_product(const OrderedMap<T, Layout>& W, const Eigen::Ref<const Matri
                     Eigen::Ref<MatrixX<T>> Z, std::vector<ThreadScratch<T>>& scratch) {
   Z.setZero();
   weight_product_add<T>(W, S, Z, scratch);
-}
-
-/// A weight in either storage order, the order known at run time. The
-/// backward multiplies by W0 and by W0ᵀ (W0 in the other order), so it reads
-/// both orders whatever W0's is: through this, its code is compiled once per
-/// scalar type, and only the products depend on the order.
-template <typename T>
-struct RuntimeOrderedMatrix {
-  const T* data = nullptr;
-  Eigen::Index rows = 0;
-  Eigen::Index cols = 0;
-  Eigen::Index stride = 0;  // between columns (column-major) or rows (row-major)
-  bool row_major = false;
-
-  RuntimeOrderedMatrix transposed() const { return {data, cols, rows, stride, !row_major}; }
-
-  template <int Layout>
-  OrderedMap<T, Layout> as() const {
-    return OrderedMap<T, Layout>(data, rows, cols, Eigen::OuterStride<>(stride));
-  }
-};
-
-/// Z = W · S, as above, for a W whose storage order is known at run time.
-template <typename T>
-void weight_product(const RuntimeOrderedMatrix<T>& W, const Eigen::Ref<const MatrixX<T>>& S,
-                    Eigen::Ref<MatrixX<T>> Z, std::vector<ThreadScratch<T>>& scratch) {
-  if (W.row_major) return weight_product<T>(W.template as<Eigen::RowMajor>(), S, Z, scratch);
-  weight_product<T>(W.template as<Eigen::ColMajor>(), S, Z, scratch);
 }
 
 }  // namespace glora::detail

@@ -5,8 +5,9 @@
 // A compile-time adapter (Adapter<T, KA..KE>) and a run-time configured one
 // (DynamicAdapter and a LayerConfig) both reach the arithmetic through these
 // views, so the arithmetic is written once and compiled once per scalar type
-// and weight layout, not once per configuration: as Eigen's fixed and Dynamic
-// sizes share one algorithm, and only the storage differs.
+// (and, for the forward and the merge, W0's storage order), not once per
+// configuration: as Eigen's fixed and Dynamic sizes share one algorithm, and
+// only the storage differs.
 
 #include <glora/config.hpp>
 #include <glora/detail/refs.hpp>

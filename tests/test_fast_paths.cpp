@@ -11,9 +11,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <cmath>
 #include <limits>
-#include <sstream>
 #include <string>
 
 namespace {
@@ -58,8 +56,8 @@ Layer make_layer(Index m, Index n, bool with_bias, unsigned seed) {
   return layer;
 }
 
-// Each check returns its first mismatch, or an empty string when all entries agree
-// (the comparisons are written so that a NaN never agrees).
+// Each check returns its first mismatch (glora_test::mismatch, which no NaN
+// passes), or an empty string when all entries agree.
 template <typename Layer>
 std::string forward_mismatch(const Layer& layer, const Plain& plain, Index batch) {
   using T = typename Layer::scalar_type;
@@ -70,20 +68,11 @@ std::string forward_mismatch(const Layer& layer, const Plain& plain, Index batch
   // The plain product in long double, and the same product of the magnitudes
   // (what bounds the rounding error of each output).
   const glora_test::RealMatrix x = X.template cast<Real>();
-  const glora_test::RealMatrix expected = plain.exact.forward(x);
-  const glora_test::RealMatrix magnitude = plain.size.forward(x.cwiseAbs());
-  const Real tol = tolerance<T>(n + 8);
-  for (Index s = 0; s < batch; ++s) {
-    for (Index i = 0; i < m; ++i) {
-      if (!(std::fabs(Real(Y(i, s)) - expected(i, s)) <= tol * magnitude(i, s))) {
-        std::ostringstream out;
-        out << "forward: y(" << i << ", " << s << ") = " << double(Y(i, s)) << ", expected "
-            << double(expected(i, s)) << " (m " << m << ", n " << n << ", batch " << batch << ")";
-        return out.str();
-      }
-    }
-  }
-  return "";
+  const std::string why = glora_test::mismatch(
+      Y, plain.exact.forward(x), plain.size.forward(x.cwiseAbs()), tolerance<T>(n + 8));
+  if (why.empty()) return why;
+  return "forward (m " + std::to_string(m) + ", n " + std::to_string(n) + ", batch " +
+         std::to_string(batch) + "): " + why;
 }
 
 template <typename Layer>
@@ -92,19 +81,11 @@ std::string merge_mismatch(const Layer& layer, const Plain& plain) {
   const Index m = layer.out_features(), n = layer.in_features();
   const glora::Dense<T> merged = layer.merge();
   const Real tol = tolerance<T>(n + 8);
-  for (Index i = 0; i < m; ++i) {
-    for (Index j = 0; j < n; ++j) {
-      if (!(std::fabs(Real(merged.weight(i, j)) - plain.exact.W(i, j)) <=
-            tol * plain.size.W(i, j))) {
-        return "merge: W(" + std::to_string(i) + ", " + std::to_string(j) + ") (m " +
-               std::to_string(m) + ", n " + std::to_string(n) + ")";
-      }
-    }
-    if (!(std::fabs(Real(merged.bias(i)) - plain.exact.b(i)) <= tol * plain.size.b(i))) {
-      return "merge: b(" + std::to_string(i) + ") (m " + std::to_string(m) + ", n " +
-             std::to_string(n) + ")";
-    }
-  }
+  const std::string where = " (m " + std::to_string(m) + ", n " + std::to_string(n) + "): ";
+  std::string why = glora_test::mismatch(merged.weight, plain.exact.W, plain.size.W, tol);
+  if (!why.empty()) return "merge: W" + where + why;
+  why = glora_test::mismatch(merged.bias, plain.exact.b, plain.size.b, tol);
+  if (!why.empty()) return "merge: b" + where + why;
   return "";
 }
 

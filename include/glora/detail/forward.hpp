@@ -345,9 +345,9 @@ void finish_tile(const GroupedBatch<T>& batch, const ForwardPlan& plan, const Co
       }
       switch (B.kind) {
         case Kind::low_rank:
-          for (Eigen::Index k = 0; k < B.rank(); ++k) {
-            y += terms.low_rank(k, z) * B.down.col(k).segment(i0, h);
-          }
+          // All r columns of down in one pass over y: a pass per column cost
+          // up to 10% of the forward of a 256 x 256 layer at wide batches.
+          y += B.down.middleRows(i0, h).lazyProduct(terms.low_rank.col(z).head(B.rank()));
           break;
         case Kind::vector: y += terms.sums(z) * B.vector().segment(i0, h); break;
         case Kind::scalar: y.array() += terms.sums(z) * B.scalar(); break;

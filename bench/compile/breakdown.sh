@@ -62,8 +62,8 @@ for ((round = 0; round < rounds; ++round)); do
 done
 
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-whole=$(echo "${times[0]}" | median)
 range() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print a[1] "-" a[NR]}'; }
+whole=$(echo "${times[0]}" | median)
 printf '%-45s %9s %13s %9s\n' "glora model, header-only ($cxx -O2)" "CPU s" "(range)" "saves"
 for i in "${!variants[@]}"; do
   IFS='|' read -r name _ <<<"${variants[$i]}"

@@ -345,8 +345,8 @@ void finish_tile(const GroupedBatch<T>& batch, const ForwardPlan& plan, const Co
       }
       switch (B.kind) {
         case Kind::low_rank:
-          // All r columns of down in one pass over y: a pass per column was the
-          // largest cost outside the product at wide batches of small layers.
+          // One pass over y for all r columns of down: a pass per column reads
+          // and writes y r times, which wide batches of small layers feel.
           y += B.down.middleRows(i0, h).lazyProduct(terms.low_rank.col(z).head(B.rank()));
           break;
         case Kind::vector: y += terms.sums(z) * B.vector().segment(i0, h); break;

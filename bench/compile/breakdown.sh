@@ -8,6 +8,8 @@
 # Usage: bench/compile/breakdown.sh [ROUNDS]    (default 3; from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=bench/compile/stats.sh
+source bench/compile/stats.sh
 rounds=${1:-3}
 cxx=${CXX:-g++}
 root=$(pwd)
@@ -61,8 +63,6 @@ for ((round = 0; round < rounds; ++round)); do
   done
 done
 
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-range() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print a[1] "-" a[NR]}'; }
 whole=$(echo "${times[0]}" | median)
 printf '%-45s %9s %13s %9s\n' "glora model, header-only ($cxx -O2)" "CPU s" "(range)" "saves"
 for i in "${!variants[@]}"; do

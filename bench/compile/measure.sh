@@ -8,6 +8,8 @@
 #   CXX=clang++ bench/compile/measure.sh        another compiler
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=bench/compile/stats.sh
+source bench/compile/stats.sh
 rounds=${1:-3}
 cxx=${CXX:-g++}
 flags=(-std=c++17 -O2 -DNDEBUG -Iinclude -isystem /usr/include/eigen3)
@@ -36,7 +38,6 @@ for ((round = 0; round < rounds; ++round)); do
   done
 done
 
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 base=$(echo "${times[0]}" | median)
 printf '%-45s %9s %9s %9s\n' "translation unit ($cxx -O2)" "CPU s" "x Eigen" "peak MB"
 for i in "${!variants[@]}"; do

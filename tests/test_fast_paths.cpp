@@ -177,3 +177,27 @@ TEMPLATE_TEST_CASE("merge crosses its tiles of positions in either storage order
     CHECK(merge_mismatch(layer, plain_layer(layer)) == "");
   }
 }
+
+TEMPLATE_TEST_CASE("the tiled forward's groups cross the streaming kernel's slices in either order",
+                   "[fast_paths]", float, double) {
+  // A rank-4 A takes the tiled path from batch 3 on. Each formed tile meets a
+  // group of up to 32 columns in slices of the streaming kernel (8 columns at
+  // most): 20 columns make three, the last one short; 40 columns go to GEMM.
+  // Over a row-major W0 the first takes tiles of 128 x 512, the second of
+  // 256 x 256: 300 x 600 ends inside a tile of each in both directions.
+  using T = TestType;
+  using Full = glora::LinearView<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>;
+  std::srand(7);
+  glora::MatrixX<T> column_major = glora::MatrixX<T>::Random(300, 600);
+  glora::RowMajorMatrixX<T> row_major = column_major;
+  glora::VectorX<T> b0 = glora::VectorX<T>::Random(300);
+  Full columns(column_major, b0);
+  Full rows(row_major, b0);
+  columns.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
+  rows.adapter() = columns.adapter();
+  const Plain plain = plain_layer(columns);
+  for (Index batch : {20, 40}) {
+    CHECK(forward_mismatch(columns, plain, batch) == "");
+    CHECK(forward_mismatch(rows, plain, batch) == "");
+  }
+}

@@ -63,6 +63,14 @@ inline constexpr Eigen::Index forward_tile_rows = 256;
 inline constexpr Eigen::Index forward_tile_cols = 256;
 /// Columns of the batch per block (fewer when a low-rank A stacks r more per column).
 inline constexpr Eigen::Index forward_block_cols = 256;
+/// The tiled path's tiles over a row-major W0 when every group of the block
+/// goes to the streaming kernel (tile_product_add): as many entries, in rows
+/// twice as long. That kernel sums each row of a tile across its lanes once
+/// per column, and so does the GEMV that takes W0 c from it; longer rows halve
+/// that work (4096 x 4096, batch 16: 6.2 ms against 7.2). Eigen's GEMM, for
+/// wider groups, runs slower on them (batch 197: 45 ms against 40).
+inline constexpr Eigen::Index forward_wide_tile_rows = 128;
+inline constexpr Eigen::Index forward_wide_tile_cols = 512;
 
 /// A batch split into groups, each run through one adapter over the one W0.
 /// Group g holds positions [start[g], start[g + 1]); position p is column
@@ -176,6 +184,16 @@ ForwardPlan plan_forward(const GroupedBatch<T>& batch) {
   if (tiled < stacked) return {ForwardPath::tiled, forward_block_cols, forward_tile_rows};
   return {ForwardPath::stacked, std::max<Eigen::Index>(forward_block_cols / (1 + max_rank), 1),
           forward_tile_rows};
+}
+
+/// Whether every group of the block has few enough columns for the
+/// streaming kernel on a tile (tile_product_add).
+template <typename T>
+bool narrow_groups(const GroupedBatch<T>& batch, const ColumnBlock& block) {
+  for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+    if (run_in(batch, block, g).size() > tile_stream_cols) return false;
+  }
+  return true;
 }
 
 /// What a call keeps per group, in its workspace.
@@ -401,14 +419,12 @@ template <typename T, int Layout>
 void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
                 const ForwardPlan& plan, const ColumnBlock& block, GroupTerms<T>& groups,
                 const MatrixMap<const T>& x, Eigen::Index i0, Eigen::Index h,
-                Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
-  using Tile =
-      Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>, 0, Eigen::OuterStride<>>;
+                Eigen::Index tile_cols, Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
   const Eigen::Index n = W0.cols();
-  grow(scratch.tile, forward_tile_rows * forward_tile_cols);
+  grow(scratch.tile, h * tile_cols);
   Z.setZero();
-  for (Eigen::Index j0 = 0; j0 < n; j0 += forward_tile_cols) {
-    const Eigen::Index w = std::min(forward_tile_cols, n - j0);
+  for (Eigen::Index j0 = 0; j0 < n; j0 += tile_cols) {
+    const Eigen::Index w = std::min(tile_cols, n - j0);
     const auto W0t = W0.block(i0, j0, h, w);
     if (block.carries_prompts) add_prompt_products(batch, plan, groups, W0t, i0, j0);
     for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
@@ -417,11 +433,12 @@ void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
       const auto xs = x.block(j0, run.begin - block.first, w, run.size());
       auto zs = Z.middleCols(run.begin - block.first, run.size());
       if (A.is(Kind::low_rank)) {
-        Tile Wt(scratch.tile.data(), h, w, Eigen::OuterStride<>(Layout == Eigen::RowMajor ? w : h));
+        TileMap<T, Layout> Wt(scratch.tile.data(), h, w,
+                              Eigen::OuterStride<>(Layout == Eigen::RowMajor ? w : h));
         merge_tile<T, Layout>(A, SlotView<const T>{}, i0, j0, W0t, Wt, scratch.merge);
-        product_add<T>(Wt, xs, zs, scratch.gemm);
+        tile_product_add<T>(ordered_map(Wt), xs, zs, scratch.gemm);
       } else {
-        product_add<T>(W0t, xs, zs, scratch.gemm);
+        tile_product_add<T>(ordered_map(W0t), xs, zs, scratch.gemm);
       }
     }
   }
@@ -442,16 +459,20 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
     const MatrixMap<const T> S =
         plan.stacked() ? build_stacked<T>(batch, plan, block, x, groups, ws) : x;
     const Eigen::Index z_cols = S.cols();
+    const bool wide_tiles =
+        Layout == Eigen::RowMajor && plan.tiled() && narrow_groups(batch, block);
+    const Eigen::Index tile_rows = wide_tiles ? forward_wide_tile_rows : plan.tile_rows;
+    const Eigen::Index tile_cols = wide_tiles ? forward_wide_tile_cols : forward_tile_cols;
     const int threads = row_threads(double(W0.size()) * double(z_cols));
     reserve_threads(ws.threads, threads);
     for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
       ThreadScratch<T>& scratch = thread_scratch(ws.threads, t);
-      const Eigen::Index tile = plan.tile_rows > 0 ? plan.tile_rows : end - begin;
+      const Eigen::Index tile = tile_rows > 0 ? tile_rows : end - begin;
       for (Eigen::Index i0 = begin; i0 < end; i0 += tile) {
         const Eigen::Index h = std::min(tile, end - i0);
         auto Z = scratch_matrix(scratch.product, h, z_cols);
         if (plan.tiled()) {
-          tiled_tile<T>(W0, batch, plan, block, groups, x, i0, h, Z, scratch);
+          tiled_tile<T>(W0, batch, plan, block, groups, x, i0, h, tile_cols, Z, scratch);
         } else {
           product_tile<T>(W0, batch, plan, block, groups, S, i0, h, Z, scratch);
         }

@@ -17,6 +17,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -60,6 +61,25 @@ void serial_weight_product_add(const OrderedMap<T, Layout>& W,
     }
   }
   ordered_product_add<T>(W, ordered_map(S), Z, gemm);
+}
+
+/// Columns of S up to which a product with a tile in cache runs through the
+/// streaming kernel, max_stream_cols at a time: there it beats packing the
+/// tile for Eigen's GEMM (by 10-20% at 16 columns of a 256 x 256 tile; the
+/// two cross between 32 and 48 columns).
+inline constexpr Eigen::Index tile_stream_cols = 32;
+
+/// Z += W · S for a tile W that is in cache (the tiled forward's tiles): S in
+/// slices for the streaming kernel up to tile_stream_cols columns, Eigen's GEMM
+/// beyond. (From memory, each slice would read W again.)
+template <typename T, int Layout>
+void tile_product_add(const OrderedMap<T, Layout>& W, const Eigen::Ref<const MatrixX<T>>& S,
+                      Eigen::Ref<MatrixX<T>> Z, GemmBuffers<T>& gemm) {
+  if (S.cols() > tile_stream_cols) return ordered_product_add<T>(W, ordered_map(S), Z, gemm);
+  for (Eigen::Index k = 0; k < S.cols(); k += max_stream_cols) {
+    const Eigen::Index K = std::min(max_stream_cols, S.cols() - k);
+    serial_weight_product_add<T>(W, S.middleCols(k, K), Z.middleCols(k, K), gemm);
+  }
 }
 
 /// Z += W · S (Z is W.rows() x S.cols()), W in storage order Layout, W's rows

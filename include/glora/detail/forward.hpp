@@ -25,7 +25,9 @@
 // Tiled (low-rank A, groups of many columns). W0 ⊙ (1 + Ad Au) is formed a
 // tile at a time, per group, and multiplied into the group's columns while the
 // tile is in cache: per entry of W0, one multiply-add per column and r + 2 per
-// group and block of columns; never a full copy of W.
+// group and block of columns; never a full copy of W. A group of up to a few
+// dozen columns goes through the streaming kernel a slice at a time, a wider
+// one through Eigen's GEMM (tile_product_add).
 //
 // Blocks. Columns go in blocks of a few hundred, each block's output in tiles
 // of a few hundred rows: a tile of the product, its slice of X and the weight

@@ -131,22 +131,30 @@ const T* pack_tile_positions(const SlotView<const T>& s, Eigen::Index i0, Eigen:
 /// both h x w tiles in storage order Layout, (i0, j0) the tile's corner in W),
 /// the tile's position factor already packed (pack_tile_positions).
 /// Column-major lines are W's columns: positions index down's rows and line j
-/// takes up's column j. Row-major lines are W's rows: positions index up's
-/// columns and line i takes down's row i.
+/// takes up's column j, which is contiguous. Row-major lines are W's rows:
+/// positions index up's columns and line i takes down's row i, which is
+/// gathered for all the tile's lines first, a column of down at a time: read
+/// a line at a time, down's r columns are r streams a column stride apart,
+/// which for a stride that is a multiple of 4 KB all fall in one set of L1
+/// (merge_into, 4096 x 4096: 6% of the time in the gathering, against 2% for
+/// column-major lines).
 template <bool Scaled, int Layout, typename T, typename InTile, typename OutTile>
 void low_rank_lines(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0, const T* packed,
-                    const InTile& in, OutTile& out, VectorX<T>& line_factor) {
+                    const InTile& in, OutTile& out, VectorX<T>& line_factors) {
   constexpr bool row_major = Layout == Eigen::RowMajor;
   const Eigen::Index r = s.rank();
   const PositionFactor<T> f = position_factor<Layout>(s, i0, j0);
   const Eigen::Index lines = row_major ? in.rows() : in.cols();
   const Eigen::Index h = row_major ? in.cols() : in.rows();
-  grow(line_factor, r);
-  for (Eigen::Index l = 0; l < lines; ++l) {
+  if constexpr (row_major) {
+    grow(line_factors, lines * r);
     for (Eigen::Index k = 0; k < r; ++k) {
-      line_factor(k) = row_major ? s.down(i0 + l, k) : s.up(k, j0 + l);
+      for (Eigen::Index l = 0; l < lines; ++l) line_factors(l * r + k) = s.down(i0 + l, k);
     }
-    low_rank_line<Scaled>(packed, f, line_factor.data(), r, in.data() + l * in.outerStride(),
+  }
+  for (Eigen::Index l = 0; l < lines; ++l) {
+    const T* u = row_major ? line_factors.data() + l * r : s.up.col(j0 + l).data();
+    low_rank_line<Scaled>(packed, f, u, r, in.data() + l * in.outerStride(),
                           out.data() + l * out.outerStride(), h);
   }
 }
@@ -203,7 +211,7 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
       if (merged_by_lines(A)) {
         if (!packed.A)
           packed.A = pack_tile_positions<Layout>(A, i0, j0, positions, scratch.packed_a);
-        low_rank_lines<true, Layout>(A, i0, j0, packed.A, W0t, Wt, scratch.line_factor);
+        low_rank_lines<true, Layout>(A, i0, j0, packed.A, W0t, Wt, scratch.line_factors);
       } else {
         grow(scratch.product, h * w);
         Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>> At(
@@ -230,7 +238,7 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
       if (merged_by_lines(B)) {
         if (!packed.B)
           packed.B = pack_tile_positions<Layout>(B, i0, j0, positions, scratch.packed_b);
-        low_rank_lines<false, Layout>(B, i0, j0, packed.B, Wt, Wt, scratch.line_factor);
+        low_rank_lines<false, Layout>(B, i0, j0, packed.B, Wt, Wt, scratch.line_factors);
       } else {
         Wt.noalias() += B.down.middleRows(i0, h) * B.up.middleCols(j0, w);
       }

@@ -32,7 +32,7 @@ struct MergeScratch {
   VectorX<T> product;
   VectorX<T> packed_a;
   VectorX<T> packed_b;
-  VectorX<T> line_factor;
+  VectorX<T> line_factors;
   VectorX<T> tile;  ///< the merged tile, for a target in the other storage order
 };
 

@@ -178,26 +178,40 @@ TEMPLATE_TEST_CASE("merge crosses its tiles of positions in either storage order
   }
 }
 
-TEMPLATE_TEST_CASE("the tiled forward's groups cross the streaming kernel's slices in either order",
-                   "[fast_paths]", float, double) {
-  // A rank-4 A takes the tiled path from batch 3 on. Each formed tile meets a
-  // group of up to 32 columns in slices of the streaming kernel (8 columns at
-  // most): 20 columns make three, the last one short; 40 columns go to GEMM.
-  // Over a row-major W0 the first takes tiles of 128 x 512, the second of
-  // 256 x 256: 300 x 600 ends inside a tile of each in both directions.
-  using T = TestType;
-  using Full = glora::LinearView<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>;
+/// The tiled forward of a layer over W0 in either storage order, at batches
+/// that reach each way it multiplies a tile (see the test case below).
+template <typename Layer>
+void check_tiled_products() {
+  using T = typename Layer::scalar_type;
   std::srand(7);
   glora::MatrixX<T> column_major = glora::MatrixX<T>::Random(300, 600);
   glora::RowMajorMatrixX<T> row_major = column_major;
   glora::VectorX<T> b0 = glora::VectorX<T>::Random(300);
-  Full columns(column_major, b0);
-  Full rows(row_major, b0);
+  Layer columns(column_major, b0);
+  Layer rows(row_major, b0);
   columns.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
   rows.adapter() = columns.adapter();
   const Plain plain = plain_layer(columns);
-  for (Index batch : {20, 40}) {
+  for (Index batch : {20, 40, 270}) {
     CHECK(forward_mismatch(columns, plain, batch) == "");
     CHECK(forward_mismatch(rows, plain, batch) == "");
+  }
+}
+
+TEMPLATE_TEST_CASE("the tiled forward's groups cross the streaming kernel's slices in either order",
+                   "[fast_paths]", float, double) {
+  // A low-rank A takes the tiled path from batch 2 on. Each tile meets a group
+  // of up to 32 columns in slices of the streaming kernel (8 columns at most):
+  // 20 columns make three, the last one short; 40 columns go to GEMM; 270 are
+  // a block of 256 and one of 14. Over a row-major W0 a block of narrow groups
+  // takes tiles of 128 x 512 when A is merged line by line (rank up to 16),
+  // others 256 x 256: 300 x 600 ends inside a tile of each in both directions.
+  using T = TestType;
+  SECTION("rank-4 A (tiles of two shapes over a row-major W0)") {
+    check_tiled_products<
+        glora::LinearView<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>>();
+  }
+  SECTION("rank-20 A (its tiles formed by a product)") {
+    check_tiled_products<glora::LinearView<T, LowRank<20>, None, Vector>>();
   }
 }

@@ -77,7 +77,8 @@ std::string batch_mismatch(const glora::MatrixX<T>& X, const glora::MatrixX<T>& 
 
 /// The batches every configuration is checked on, by the keys of their
 /// columns: one adapter for all, each column its own, base columns among
-/// adapted ones, and random mixes wide enough to cross the kernel's blocks.
+/// adapted ones, groups of different widths in one block, and random mixes
+/// wide enough to cross the kernel's blocks.
 std::vector<std::vector<std::string>> test_batches(const std::vector<std::string>& adapters,
                                                    std::mt19937& rng) {
   std::vector<std::vector<std::string>> batches;
@@ -87,6 +88,13 @@ std::vector<std::vector<std::string>> test_batches(const std::vector<std::string
   batches.push_back(adapters);  // every column its own adapter
   batches.push_back({"", adapters[0], "", "", adapters[3], adapters[0]});  // base columns
   batches.push_back(std::vector<std::string>(3, ""));                      // base only
+  // In one block, a group too wide for the streaming kernel on a formed tile
+  // (60 columns) beside a narrow one (20), interleaved.
+  std::vector<std::string> wide_and_narrow;
+  for (std::size_t j = 0; j < 80; ++j) {
+    wide_and_narrow.push_back(j % 4 == 0 ? adapters.front() : adapters.back());
+  }
+  batches.push_back(wide_and_narrow);
   for (const Index N : {5, 40, 300}) {
     std::uniform_int_distribution<std::size_t> pick(0, adapters.size());  // the last: base
     std::vector<std::string> keys;

@@ -73,6 +73,9 @@ inline constexpr Eigen::Index forward_block_cols = 256;
 /// wider groups, runs slower on them (batch 197: 45 ms against 40).
 inline constexpr Eigen::Index forward_wide_tile_rows = 128;
 inline constexpr Eigen::Index forward_wide_tile_cols = 512;
+static_assert(forward_wide_tile_rows * forward_wide_tile_cols ==
+                  forward_tile_rows * forward_tile_cols,
+              "both tile shapes fit the same scratch");
 
 /// A batch split into groups, each run through one adapter over the one W0.
 /// Group g holds positions [start[g], start[g + 1]); position p is column
@@ -83,6 +86,10 @@ struct GroupedBatch {
   const Eigen::Index* start = nullptr;                    ///< groups + 1 entries, from 0 to N
   const Eigen::Index* order = nullptr;                    ///< N entries, or null
   Eigen::Index groups = 0;
+  /// Whether a batch of this size may come in another order next time (a
+  /// bank's): its scratch for gathering X is then sized even when it is in
+  /// order, so that the next one allocates nothing whatever its order.
+  bool may_reorder = false;
 
   Eigen::Index size() const { return groups == 0 ? 0 : start[groups]; }
   Eigen::Index column(Eigen::Index p) const { return order != nullptr ? order[p] : p; }
@@ -188,12 +195,15 @@ ForwardPlan plan_forward(const GroupedBatch<T>& batch) {
           forward_tile_rows};
 }
 
-/// Whether every group of the block has few enough columns for the
-/// streaming kernel on a tile (tile_product_add).
+/// Whether the tiled path takes the wide tiles for a block over a row-major
+/// W0: every group has few enough columns for the streaming kernel on a tile
+/// (tile_product_add), and every low-rank A is merged line by line (a larger
+/// rank forms its tile with a product whose operands a wider tile makes larger).
 template <typename T>
-bool narrow_groups(const GroupedBatch<T>& batch, const ColumnBlock& block) {
+bool wide_tiles_pay(const GroupedBatch<T>& batch, const ColumnBlock& block) {
   for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
     if (run_in(batch, block, g).size() > tile_stream_cols) return false;
+    if (!merged_line_by_line(batch.adapter(g).A)) return false;
   }
   return true;
 }
@@ -242,6 +252,7 @@ template <typename T>
 MatrixMap<const T> block_input(const GroupedBatch<T>& batch, const ColumnBlock& block,
                                const Eigen::Ref<const MatrixX<T>>& X, Workspace<T>& ws) {
   if (batch.order == nullptr) {
+    if (batch.may_reorder) grow(ws.gathered, X.rows() * block.size());
     return matrix_map<const T>(X.data() + block.first * X.outerStride(), X.rows(), block.size(),
                                X.outerStride());
   }
@@ -415,15 +426,19 @@ void product_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
 
 /// Tiled path, one tile: Z(:, a group's columns) = (W0 ⊙ (1 + Ad Au))(rows)
 /// · x for a group with a low-rank A, W0(rows) · x for the others, one weight
-/// tile of forward_tile_cols columns at a time; the first block also adds
-/// W0 c of every prompt to its group's bias from the same tiles.
+/// tile of `tile_cols` columns at a time; the first block also adds W0 c of
+/// every prompt to its group's bias from the same tiles.
 template <typename T, int Layout>
 void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
                 const ForwardPlan& plan, const ColumnBlock& block, GroupTerms<T>& groups,
                 const MatrixMap<const T>& x, Eigen::Index i0, Eigen::Index h,
                 Eigen::Index tile_cols, Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
   const Eigen::Index n = W0.cols();
-  grow(scratch.tile, h * tile_cols);
+  // Scratch for either tile shape, so that a batch size seen before allocates
+  // nothing whichever shape its blocks take (a bank's groups decide it).
+  grow(scratch.tile, forward_tile_rows * forward_tile_cols);
+  grow(scratch.merge.packed_a, forward_wide_tile_cols * max_line_rank);
+  grow(scratch.merge.line_factors, forward_tile_rows * max_line_rank);
   Z.setZero();
   for (Eigen::Index j0 = 0; j0 < n; j0 += tile_cols) {
     const Eigen::Index w = std::min(tile_cols, n - j0);
@@ -462,7 +477,7 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
         plan.stacked() ? build_stacked<T>(batch, plan, block, x, groups, ws) : x;
     const Eigen::Index z_cols = S.cols();
     const bool wide_tiles =
-        Layout == Eigen::RowMajor && plan.tiled() && narrow_groups(batch, block);
+        Layout == Eigen::RowMajor && plan.tiled() && wide_tiles_pay(batch, block);
     const Eigen::Index tile_rows = wide_tiles ? forward_wide_tile_rows : plan.tile_rows;
     const Eigen::Index tile_cols = wide_tiles ? forward_wide_tile_cols : forward_tile_cols;
     const int threads = row_threads(double(W0.size()) * double(z_cols));

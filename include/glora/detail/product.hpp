@@ -68,6 +68,8 @@ void serial_weight_product_add(const OrderedMap<T, Layout>& W,
 /// tile for Eigen's GEMM (by 10-20% at 16 columns of a 256 x 256 tile; the
 /// two cross between 32 and 48 columns).
 inline constexpr Eigen::Index tile_stream_cols = 32;
+static_assert(max_stream_cols == max_stream_row_major_cols,
+              "tile_product_add slices S alike for both storage orders");
 
 /// Z += W · S for a tile W that is in cache (the tiled forward's tiles): S in
 /// slices for the streaming kernel up to tile_stream_cols columns, Eigen's GEMM

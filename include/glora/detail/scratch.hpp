@@ -25,8 +25,9 @@ Eigen::Map<MatrixX<T>> scratch_matrix(VectorX<T>& buffer, Eigen::Index rows, Eig
 }
 
 /// Per-thread scratch of the merge: a tile's product of a high-rank factor
-/// pair, the packed position factors of A's and B's low-rank terms and one
-/// line's factor, and a tile of the result when it cannot be written in place.
+/// pair, the packed position factors of A's and B's low-rank terms, the line
+/// factors of a tile's row-major lines, and a tile of the result when it
+/// cannot be written in place.
 template <typename T>
 struct MergeScratch {
   VectorX<T> product;

@@ -223,7 +223,7 @@ class BankBase {
     const Eigen::Index groups = resolve(where, std::data(keys), count, workspace);
     const bool in_order = sort_into_groups(workspace, groups);
     const GroupedBatch<T> batch{workspace.adapters.data(), workspace.start.data(),
-                                in_order ? nullptr : workspace.order.data(), groups};
+                                in_order ? nullptr : workspace.order.data(), groups, true};
     frozen_.kernels->grouped_forward(frozen_view(frozen_), batch, x, y, workspace.kernel);
   }
 

@@ -34,7 +34,8 @@ namespace detail {
 /// Sorts columns 0..N-1 into their groups (column_group[j] < groups), keeping
 /// their order within a group: ws.start (groups + 1 entries) and ws.order.
 /// Returns whether the columns were already in group order, so that the
-/// kernel can read X and write Y in place (ws.order is then not needed).
+/// kernel can read X and write Y in place (ws.order is then not needed, but
+/// sized all the same: the next batch of this size may need it).
 template <typename T>
 bool sort_into_groups(BankWorkspace<T>& ws, Eigen::Index groups) {
   const auto N = ws.column_group.size();
@@ -48,8 +49,8 @@ bool sort_into_groups(BankWorkspace<T>& ws, Eigen::Index groups) {
   for (std::size_t g = 0; g < static_cast<std::size_t>(groups); ++g) {
     ws.start[g + 1] += ws.start[g];
   }
-  if (in_order) return true;
   ws.order.resize(N);
+  if (in_order) return true;
   // Fill each group from its start; ws.start is shifted by one group meanwhile and restored.
   for (std::size_t j = 0; j < N; ++j) {
     const auto g = static_cast<std::size_t>(ws.column_group[j]);

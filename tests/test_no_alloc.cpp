@@ -152,8 +152,8 @@ TEMPLATE_TEST_CASE("Dense::forward allocates nothing in steady state", "[no_allo
 }
 
 /// Runs each batch once to size a bank's workspaces, then checks that each
-/// batch again, and each batch of `regrouped` (sizes seen before, other
-/// adapters or groupings), allocates nothing.
+/// batch again, and each batch of `regrouped` (no larger than those, with other
+/// adapters, groupings or orders, on the paths those took), allocates nothing.
 template <typename Bank>
 void check_bank_batches(Bank& bank, const std::vector<std::vector<std::string>>& batches,
                         const std::vector<std::vector<std::string>>& regrouped) {
@@ -179,10 +179,10 @@ void check_bank_batches(Bank& bank, const std::vector<std::vector<std::string>>&
 template <typename Bank>
 void check_bank_no_alloc(Bank& bank, const std::vector<std::string>& names) {
   // One adapter for all; sixteen each their own; 64 columns of one adapter.
-  // Then other adapters and groupings of sizes seen: 64 columns of two
-  // adapters make groups narrow enough for the streaming kernel on each tile,
-  // which over a row-major W0 takes tiles of another shape than one group of
-  // 64 does.
+  // Then, on the tiled path as the last, 10 columns of three groups out of
+  // order, and 64 columns of two adapters interleaved: groups narrow enough
+  // for the streaming kernel on each tile, which over a row-major W0 takes
+  // tiles of another shape than one group of 64 does.
   std::vector<std::string> other(10, names[5]);
   other[3] = names[9];
   other[7] = "";

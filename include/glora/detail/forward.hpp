@@ -66,11 +66,12 @@ inline constexpr Eigen::Index forward_tile_cols = 256;
 /// Columns of the batch per block (fewer when a low-rank A stacks r more per column).
 inline constexpr Eigen::Index forward_block_cols = 256;
 /// The tiled path's tiles over a row-major W0 when every group of the block
-/// goes to the streaming kernel (tile_product_add): as many entries, in rows
-/// twice as long. That kernel sums each row of a tile across its lanes once
-/// per column, and so does the GEMV that takes W0 c from it; longer rows halve
-/// that work (4096 x 4096, batch 16: 6.2 ms against 7.2). Eigen's GEMM, for
-/// wider groups, runs slower on them (batch 197: 45 ms against 40).
+/// goes to the streaming kernel (tile_product_add) and every A is merged line
+/// by line (wide_tiles_pay): as many entries, in rows twice as long. That
+/// kernel sums each row of a tile across its lanes once per column, and so
+/// does the GEMV that takes W0 c from it; longer rows halve that work (4096 x
+/// 4096, batch 16: 6.2 ms against 7.2). Eigen's GEMM, for wider groups, runs
+/// slower on them (batch 197: 45 ms against 40).
 inline constexpr Eigen::Index forward_wide_tile_rows = 128;
 inline constexpr Eigen::Index forward_wide_tile_cols = 512;
 static_assert(forward_wide_tile_rows * forward_wide_tile_cols ==
@@ -86,9 +87,9 @@ struct GroupedBatch {
   const Eigen::Index* start = nullptr;                    ///< groups + 1 entries, from 0 to N
   const Eigen::Index* order = nullptr;                    ///< N entries, or null
   Eigen::Index groups = 0;
-  /// Whether a batch of this size may come in another order next time (a
-  /// bank's): its scratch for gathering X is then sized even when it is in
-  /// order, so that the next one allocates nothing whatever its order.
+  /// Whether batches of this size may come in another order (a bank's): the
+  /// scratch for gathering X is then sized even for one in order, which a
+  /// reordered batch on the same path then finds ready.
   bool may_reorder = false;
 
   Eigen::Index size() const { return groups == 0 ? 0 : start[groups]; }
@@ -434,8 +435,8 @@ void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
                 const MatrixMap<const T>& x, Eigen::Index i0, Eigen::Index h,
                 Eigen::Index tile_cols, Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
   const Eigen::Index n = W0.cols();
-  // Scratch for either tile shape, so that a batch size seen before allocates
-  // nothing whichever shape its blocks take (a bank's groups decide it).
+  // Scratch for either tile shape: which one a block takes depends on its
+  // groups, which differ between a bank's batches of one size.
   grow(scratch.tile, forward_tile_rows * forward_tile_cols);
   grow(scratch.merge.packed_a, forward_wide_tile_cols * max_line_rank);
   grow(scratch.merge.line_factors, forward_tile_rows * max_line_rank);
@@ -484,6 +485,8 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
     reserve_threads(ws.threads, threads);
     for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
       ThreadScratch<T>& scratch = thread_scratch(ws.threads, t);
+      // The product's tile as tall as either tile shape makes it (see tiled_tile).
+      if (plan.tiled()) grow(scratch.product, std::min(forward_tile_rows, end - begin) * z_cols);
       const Eigen::Index tile = tile_rows > 0 ? tile_rows : end - begin;
       for (Eigen::Index i0 = begin; i0 < end; i0 += tile) {
         const Eigen::Index h = std::min(tile, end - i0);

@@ -190,8 +190,8 @@ class BankBase {
   /// columns run in one pass over W0, whatever their adapters. Throws,
   /// leaving Y untouched: shape_error for a shape that does not fit,
   /// unknown_adapter naming the first key that has no adapter. Uses the
-  /// bank's own workspace, allocation-free for a batch no larger than one
-  /// seen before; a call that finds it in use on another thread runs on a
+  /// bank's own workspace, allocation-free for a batch seen before (see
+  /// BankWorkspace); a call that finds it in use on another thread runs on a
   /// temporary one (and allocates): threads that serve concurrently should
   /// each pass their own BankWorkspace to the overload below.
   template <typename XD, typename Keys, typename YD>

@@ -13,9 +13,11 @@ namespace glora {
 
 /// Scratch for AdapterBank::forward: the kernel's Workspace, and where a call
 /// sorts its columns into groups, one per adapter it uses. It grows to fit the
-/// largest call seen (columns, adapters in one batch, adapters in the bank)
-/// and is then reused: a forward no larger than one seen before allocates
-/// nothing. One workspace serves one forward at a time.
+/// calls it has run and is then reused: a forward that repeats a batch seen
+/// before (the same keys for its columns) allocates nothing. Another mix or
+/// order of keys, even of the same size, can take another path through the
+/// kernel (stacked or tiled, other block sizes), and the first such call may
+/// grow the workspace. One workspace serves one forward at a time.
 template <typename T>
 struct BankWorkspace {
   Workspace<T> kernel;

@@ -425,6 +425,17 @@ void product_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
   }
 }
 
+/// Sizes a thread's scratch for the tiled path over `rows` rows of W0 and a
+/// product of `z_cols` columns, for either tile shape: which one a block takes
+/// depends on its groups, which differ between a bank's batches of one size.
+template <typename T>
+void reserve_tiled_scratch(ThreadScratch<T>& scratch, Eigen::Index rows, Eigen::Index z_cols) {
+  grow(scratch.product, std::min(forward_tile_rows, rows) * z_cols);
+  grow(scratch.tile, forward_tile_rows * forward_tile_cols);
+  grow(scratch.merge.packed_a, forward_wide_tile_cols * max_line_rank);
+  grow(scratch.merge.line_factors, forward_tile_rows * max_line_rank);
+}
+
 /// Tiled path, one tile: Z(:, a group's columns) = (W0 ⊙ (1 + Ad Au))(rows)
 /// · x for a group with a low-rank A, W0(rows) · x for the others, one weight
 /// tile of `tile_cols` columns at a time; the first block also adds W0 c of
@@ -435,11 +446,6 @@ void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
                 const MatrixMap<const T>& x, Eigen::Index i0, Eigen::Index h,
                 Eigen::Index tile_cols, Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
   const Eigen::Index n = W0.cols();
-  // Scratch for either tile shape: which one a block takes depends on its
-  // groups, which differ between a bank's batches of one size.
-  grow(scratch.tile, forward_tile_rows * forward_tile_cols);
-  grow(scratch.merge.packed_a, forward_wide_tile_cols * max_line_rank);
-  grow(scratch.merge.line_factors, forward_tile_rows * max_line_rank);
   Z.setZero();
   for (Eigen::Index j0 = 0; j0 < n; j0 += tile_cols) {
     const Eigen::Index w = std::min(tile_cols, n - j0);
@@ -485,8 +491,7 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
     reserve_threads(ws.threads, threads);
     for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
       ThreadScratch<T>& scratch = thread_scratch(ws.threads, t);
-      // The product's tile as tall as either tile shape makes it (see tiled_tile).
-      if (plan.tiled()) grow(scratch.product, std::min(forward_tile_rows, end - begin) * z_cols);
+      if (plan.tiled()) reserve_tiled_scratch(scratch, end - begin, z_cols);
       const Eigen::Index tile = tile_rows > 0 ? tile_rows : end - begin;
       for (Eigen::Index i0 = begin; i0 < end; i0 += tile) {
         const Eigen::Index h = std::min(tile, end - i0);

@@ -1,7 +1,9 @@
-// detail::stream_row_major_add (Z += W · S, W row-major) against the product
-// written as a plain loop in long double, for every width of S it takes.
+// The kernels for a row-major W against the product written as a plain loop
+// in long double, for every width of S they take: detail::stream_row_major_add
+// (Z += W · S) and detail::tile_row_major_add (Zᵀ += (W · S)ᵀ, S given as Sᵀ).
 
 #include <glora/detail/stream_row_major.hpp>
+#include <glora/detail/tile_row_major.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -19,6 +21,7 @@ namespace {
 
 using Index = Eigen::Index;
 using glora::detail::stream_row_major_add;
+using glora::detail::tile_row_major_add;
 
 /// Rows and columns that fall below, on and above every multiple that matters:
 /// the packet size (2 to 16 elements, by the SIMD Eigen targets and T), the
@@ -37,7 +40,12 @@ T random_value(std::mt19937& rng) {
   return std::bernoulli_distribution(0.5)(rng) ? magnitude(rng) : -magnitude(rng);
 }
 
-/// Runs the kernel once on a W (rows x cols, row-major), S (cols x K) and Z
+/// Which kernel a check runs: stream_row_major_add on S and Z column-major,
+/// or tile_row_major_add on S and Z given transposed (row j of Sᵀ, row i of Z
+/// contiguous), with K a whole number of packets.
+enum class Kernel { stream, tile };
+
+/// Runs `kernel` once on a W (rows x cols, row-major), S (cols x K) and Z
 /// (rows x K, already holding values) whose outer strides exceed their extents,
 /// the elements between filled with NaN (W, S) or a marker (Z). Returns the
 /// largest error of Z divided by its bound, NaN if any error is NaN; padding of
@@ -49,44 +57,57 @@ T random_value(std::mt19937& rng) {
 /// of |W(i, j) S(j, k)|) to first order, u = epsilon / 2; the bound takes twice
 /// that. A term dropped or counted twice is off by 0.25 at least.
 template <typename T>
-double worst_error(Index rows, Index cols, Index K, std::mt19937& rng) {
+double worst_error(Kernel kernel, Index rows, Index cols, Index K, std::mt19937& rng) {
   const T nan = std::numeric_limits<T>::quiet_NaN();
   const T marker = T(1234.5);
-  const Index ldw = cols + 3, lds = cols + 5, ldz = rows + 2;
+  const bool transposed = kernel == Kernel::tile;
+  const Index ldw = cols + 3;
+  const Index lds = transposed ? K + 5 : cols + 5, ldz = transposed ? K + 2 : rows + 2;
   const auto size = [](Index n) { return static_cast<std::size_t>(n); };
-  std::vector<T> w(size(rows * ldw), nan), s(size(K * lds), nan), z(size(K * ldz), marker);
+  const auto s_at = [&](Index j, Index k) { return size(transposed ? j * lds + k : k * lds + j); };
+  const auto z_at = [&](Index i, Index k) { return size(transposed ? i * ldz + k : k * ldz + i); };
+  std::vector<T> w(size(rows * ldw), nan), s(size((transposed ? cols : K) * lds), nan),
+      z(size((transposed ? rows : K) * ldz), marker);
+  std::vector<bool> in_z(z.size(), false);
   for (Index i = 0; i < rows; ++i) {
     for (Index j = 0; j < cols; ++j) w[size(i * ldw + j)] = random_value<T>(rng);
   }
   for (Index k = 0; k < K; ++k) {
-    for (Index j = 0; j < cols; ++j) s[size(k * lds + j)] = random_value<T>(rng);
-    for (Index i = 0; i < rows; ++i) z[size(k * ldz + i)] = random_value<T>(rng);
+    for (Index j = 0; j < cols; ++j) s[s_at(j, k)] = random_value<T>(rng);
+    for (Index i = 0; i < rows; ++i) {
+      z[z_at(i, k)] = random_value<T>(rng);
+      in_z[z_at(i, k)] = true;
+    }
   }
   const std::vector<T> z0 = z;
 
-  stream_row_major_add(w.data(), ldw, rows, cols, s.data(), lds, K, z.data(), ldz);
+  if (transposed) {
+    const Index packets = K / Eigen::internal::packet_traits<T>::size;
+    tile_row_major_add(w.data(), ldw, rows, cols, s.data(), lds, packets, z.data(), ldz);
+  } else {
+    stream_row_major_add(w.data(), ldw, rows, cols, s.data(), lds, K, z.data(), ldz);
+  }
 
   double worst = 0;
   for (Index k = 0; k < K; ++k) {
     for (Index i = 0; i < rows; ++i) {
-      long double exact = z0[size(k * ldz + i)];
+      long double exact = z0[z_at(i, k)];
       long double magnitude = std::abs(exact);
       for (Index j = 0; j < cols; ++j) {
-        const long double term =
-            static_cast<long double>(w[size(i * ldw + j)]) * s[size(k * lds + j)];
+        const long double term = static_cast<long double>(w[size(i * ldw + j)]) * s[s_at(j, k)];
         exact += term;
         magnitude += std::abs(term);
       }
-      const long double error = std::abs(z[size(k * ldz + i)] - exact);
+      const long double error = std::abs(z[z_at(i, k)] - exact);
       const long double bound =
           static_cast<long double>(cols + 1) * std::numeric_limits<T>::epsilon() * magnitude;
       const double ratio = static_cast<double>(error / bound);
       if (std::isnan(ratio)) return ratio;
       worst = std::max(worst, ratio);
     }
-    for (Index i = rows; i < ldz; ++i) {
-      if (z[size(k * ldz + i)] != marker) return std::numeric_limits<double>::infinity();
-    }
+  }
+  for (std::size_t e = 0; e < z.size(); ++e) {
+    if (!in_z[e] && z[e] != marker) return std::numeric_limits<double>::infinity();
   }
   return worst;
 }
@@ -98,7 +119,24 @@ void check_every_shape() {
     for (const Index rows : kRows) {
       for (const Index cols : kCols) {
         INFO("W " << rows << " x " << cols << ", S " << cols << " x " << K);
-        CHECK(worst_error<T>(rows, cols, K, rng) <= 1.0);
+        CHECK(worst_error<T>(Kernel::stream, rows, cols, K, rng) <= 1.0);
+      }
+    }
+  }
+}
+
+/// tile_row_major_add: 1 to 9 packets of columns (passes of up to 4, one
+/// short), rows that leave every remainder of its passes of 8, 4, 2 and 1.
+template <typename T>
+void check_every_tile_shape() {
+  constexpr Index P = Eigen::internal::packet_traits<T>::size;
+  const Index cols[] = {0, 1, 2, 3, 17, 130};
+  std::mt19937 rng(7);
+  for (Index packets = 1; packets <= 9; ++packets) {
+    for (const Index rows : kRows) {
+      for (const Index n : cols) {
+        INFO("W " << rows << " x " << n << ", S " << n << " x " << packets * P);
+        CHECK(worst_error<T>(Kernel::tile, rows, n, packets * P, rng) <= 1.0);
       }
     }
   }
@@ -112,6 +150,14 @@ TEST_CASE("stream_row_major_add matches the plain loop, float", "[stream]") {
 
 TEST_CASE("stream_row_major_add matches the plain loop, double", "[stream]") {
   check_every_shape<double>();
+}
+
+TEST_CASE("tile_row_major_add matches the plain loop, float", "[stream]") {
+  check_every_tile_shape<float>();
+}
+
+TEST_CASE("tile_row_major_add matches the plain loop, double", "[stream]") {
+  check_every_tile_shape<double>();
 }
 
 TEST_CASE("stream_row_major_add with no column of S leaves Z alone", "[stream]") {

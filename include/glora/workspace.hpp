@@ -23,6 +23,7 @@ struct ThreadScratch {
   VectorX<T> tile;
   MergeScratch<T> merge;
   VectorX<T> product;
+  VectorX<T> product_transposed;  ///< a tile of the product, transposed (row-major tiles)
 };
 
 }  // namespace detail
@@ -40,13 +41,14 @@ struct ThreadScratch {
 /// shape: each is seen as a matrix of the size a call needs.
 template <typename T>
 struct Workspace {
-  VectorX<T> stacked;      ///< one block's right-hand sides that share one pass over W0
-  VectorX<T> gathered;     ///< one block of X, its columns in the order of their groups
-  VectorX<T> low_rank;     ///< B's up times one block of X
-  VectorX<T> transposed;   ///< B's up, transposed
-  VectorX<T> column_sums;  ///< one block of X's column sums, for a vector or scalar B
-  VectorX<T> bias;         ///< each group's bias b0 + b0 ⊙ D + E + W0 c (out x groups)
-  VectorX<T> prompt;       ///< each group's prompt c (in x groups with a prompt)
+  VectorX<T> stacked;           ///< one block's right-hand sides that share one pass over W0
+  VectorX<T> gathered;          ///< one block of X, its columns in the order of their groups
+  VectorX<T> input_transposed;  ///< one block of X, transposed (row-major tiles)
+  VectorX<T> low_rank;          ///< B's up times one block of X
+  VectorX<T> transposed;        ///< B's up, transposed
+  VectorX<T> column_sums;       ///< one block of X's column sums, for a vector or scalar B
+  VectorX<T> bias;              ///< each group's bias b0 + b0 ⊙ D + E + W0 c (out x groups)
+  VectorX<T> prompt;            ///< each group's prompt c (in x groups with a prompt)
   std::vector<Eigen::Index> prompt_index;   ///< each group's column of `prompt`, or -1
   std::vector<Eigen::Index> stacked_index;  ///< each group's first own column of `stacked`, or -1
   std::vector<detail::ThreadScratch<T>> threads;  ///< one per thread of a forward

@@ -26,8 +26,9 @@
 // tile at a time, per group, and multiplied into the group's columns while the
 // tile is in cache: per entry of W0, one multiply-add per column and r + 2 per
 // group and block of columns; never a full copy of W. A group of up to a few
-// dozen columns goes through the streaming kernel a slice at a time, a wider
-// one through Eigen's GEMM (tile_product_add).
+// dozen columns goes through the streaming kernel a slice at a time (over a
+// row-major W0, its whole packets of columns through tile_row_major_add, on X
+// and Z transposed), a wider one through Eigen's GEMM (tile_product_add).
 //
 // Blocks. Columns go in blocks of a few hundred, each block's output in tiles
 // of a few hundred rows: a tile of the product, its slice of X and the weight
@@ -67,10 +68,12 @@ inline constexpr Eigen::Index forward_tile_cols = 256;
 inline constexpr Eigen::Index forward_block_cols = 256;
 /// The tiled path's tiles over a row-major W0 when every group of the block
 /// goes to the streaming kernel (tile_product_add) and every A is merged line
-/// by line (wide_tiles_pay): as many entries, in rows twice as long. That
-/// kernel sums each row of a tile across its lanes once per column, and so
-/// does the GEMV that takes W0 c from it; longer rows halve that work (4096 x
-/// 4096, batch 16: 6.2 ms against 7.2). Eigen's GEMM, for wider groups, runs
+/// by line (wide_tiles_pay): as many entries, in rows twice as long. The GEMV
+/// that takes W0 c from a tile, and the row-major streaming kernel for the
+/// columns short of a whole packet, sum each row of a tile across its lanes;
+/// longer rows halve that work, and tile_row_major_add runs longer between
+/// the ends of its rows (4096 x 11008, batch 16: 16.5 ms against 18.2; 4096 x
+/// 4096: 5.6-5.8 ms against 5.9-6.2). Eigen's GEMM, for wider groups, runs
 /// slower on them (batch 197: 45 ms against 40).
 inline constexpr Eigen::Index forward_wide_tile_rows = 128;
 inline constexpr Eigen::Index forward_wide_tile_cols = 512;
@@ -431,9 +434,27 @@ void product_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
 template <typename T>
 void reserve_tiled_scratch(ThreadScratch<T>& scratch, Eigen::Index rows, Eigen::Index z_cols) {
   grow(scratch.product, std::min(forward_tile_rows, rows) * z_cols);
+  grow(scratch.product_transposed, std::min(forward_tile_rows, rows) * z_cols);
   grow(scratch.tile, forward_tile_rows * forward_tile_cols);
   grow(scratch.merge.packed_a, forward_wide_tile_cols * max_line_rank);
   grow(scratch.merge.line_factors, forward_tile_rows * max_line_rank);
+}
+
+/// One block of X, transposed, for the row-major tiles' kernel
+/// (tile_row_major_add) when the block takes the wide tiles; empty otherwise.
+/// Sized for a bank's batch either way, as block_input sizes its gathered X:
+/// the same size in another grouping may take the wide tiles.
+template <typename T, int Layout>
+MatrixMap<const T> transposed_input(const GroupedBatch<T>& batch, const ForwardPlan& plan,
+                                    bool wide_tiles, const MatrixMap<const T>& x,
+                                    Workspace<T>& ws) {
+  if (Layout == Eigen::RowMajor && plan.tiled() && batch.may_reorder) {
+    grow(ws.input_transposed, x.size());
+  }
+  if (!wide_tiles) return matrix_map<const T>(nullptr, 0, 0, 1);
+  auto xt = scratch_matrix(ws.input_transposed, x.cols(), x.rows());
+  xt = x.transpose();
+  return matrix_map<const T>(xt.data(), x.cols(), x.rows(), x.cols());
 }
 
 /// Tiled path, one tile: Z(:, a group's columns) = (W0 ⊙ (1 + Ad Au))(rows)
@@ -443,10 +464,14 @@ void reserve_tiled_scratch(ThreadScratch<T>& scratch, Eigen::Index rows, Eigen::
 template <typename T, int Layout>
 void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
                 const ForwardPlan& plan, const ColumnBlock& block, GroupTerms<T>& groups,
-                const MatrixMap<const T>& x, Eigen::Index i0, Eigen::Index h,
-                Eigen::Index tile_cols, Eigen::Map<MatrixX<T>>& Z, ThreadScratch<T>& scratch) {
+                const MatrixMap<const T>& x, const MatrixMap<const T>& xt, Eigen::Index i0,
+                Eigen::Index h, Eigen::Index tile_cols, Eigen::Map<MatrixX<T>>& Z,
+                ThreadScratch<T>& scratch) {
   const Eigen::Index n = W0.cols();
   Z.setZero();
+  const bool transposed = xt.size() > 0;
+  auto Zt = scratch_matrix(scratch.product_transposed, transposed ? Z.cols() : 0, h);
+  Zt.setZero();
   for (Eigen::Index j0 = 0; j0 < n; j0 += tile_cols) {
     const Eigen::Index w = std::min(tile_cols, n - j0);
     const auto W0t = W0.block(i0, j0, h, w);
@@ -456,16 +481,27 @@ void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
       const Run run = run_in(batch, block, g);
       const auto xs = x.block(j0, run.begin - block.first, w, run.size());
       auto zs = Z.middleCols(run.begin - block.first, run.size());
+      const auto product = [&](const auto& Wtile) {
+        if constexpr (Layout == Eigen::RowMajor) {
+          if (transposed) {
+            const Eigen::Index p = run.begin - block.first;
+            return tile_product_add<T>(ordered_map(Wtile), xs, xt.block(p, j0, run.size(), w), zs,
+                                       Zt.middleRows(p, run.size()), scratch.gemm);
+          }
+        }
+        tile_product_add<T>(ordered_map(Wtile), xs, zs, scratch.gemm);
+      };
       if (A.is(Kind::low_rank)) {
         TileMap<T, Layout> Wt(scratch.tile.data(), h, w,
                               Eigen::OuterStride<>(Layout == Eigen::RowMajor ? w : h));
         merge_tile<T, Layout>(A, SlotView<const T>{}, i0, j0, W0t, Wt, scratch.merge);
-        tile_product_add<T>(ordered_map(Wt), xs, zs, scratch.gemm);
+        product(Wt);
       } else {
-        tile_product_add<T>(ordered_map(W0t), xs, zs, scratch.gemm);
+        product(W0t);
       }
     }
   }
+  if (transposed) Z += Zt.transpose();
 }
 
 /// Y = W_g X + b_g for every group g of the batch (X in x N, Y out x N), W0 in
@@ -487,6 +523,7 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
         Layout == Eigen::RowMajor && plan.tiled() && wide_tiles_pay(batch, block);
     const Eigen::Index tile_rows = wide_tiles ? forward_wide_tile_rows : plan.tile_rows;
     const Eigen::Index tile_cols = wide_tiles ? forward_wide_tile_cols : forward_tile_cols;
+    const MatrixMap<const T> xt = transposed_input<T, Layout>(batch, plan, wide_tiles, x, ws);
     const int threads = row_threads(double(W0.size()) * double(z_cols));
     reserve_threads(ws.threads, threads);
     for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
@@ -497,7 +534,7 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
         const Eigen::Index h = std::min(tile, end - i0);
         auto Z = scratch_matrix(scratch.product, h, z_cols);
         if (plan.tiled()) {
-          tiled_tile<T>(W0, batch, plan, block, groups, x, i0, h, tile_cols, Z, scratch);
+          tiled_tile<T>(W0, batch, plan, block, groups, x, xt, i0, h, tile_cols, Z, scratch);
         } else {
           product_tile<T>(W0, batch, plan, block, groups, S, i0, h, Z, scratch);
         }

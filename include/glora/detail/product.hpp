@@ -13,6 +13,7 @@
 #include <glora/detail/refs.hpp>
 #include <glora/detail/stream.hpp>
 #include <glora/detail/stream_row_major.hpp>
+#include <glora/detail/tile_row_major.hpp>
 #include <glora/workspace.hpp>
 
 #include <Eigen/Core>
@@ -82,6 +83,24 @@ void tile_product_add(const OrderedMap<T, Layout>& W, const Eigen::Ref<const Mat
     const Eigen::Index K = std::min(max_stream_cols, S.cols() - k);
     serial_weight_product_add<T>(W, S.middleCols(k, K), Z.middleCols(k, K), gemm);
   }
+}
+
+/// Z += W · S for a row-major tile W in cache, S also given as St = Sᵀ and
+/// the product of its whole packets of columns accumulated in Zt = Zᵀ instead
+/// (tile_row_major_add: no sums across lanes); the other columns, or all of a
+/// wider S, as tile_product_add.
+template <typename T>
+void tile_product_add(const OrderedMap<T, Eigen::RowMajor>& W, const ConstMatrixRef<T>& S,
+                      const ConstMatrixRef<T>& St, MatrixRef<T> Z, MatrixRef<T> Zt,
+                      GemmBuffers<T>& gemm) {
+  constexpr Eigen::Index P = Eigen::internal::packet_traits<T>::size;
+  const Eigen::Index whole = S.cols() <= tile_stream_cols ? S.cols() / P * P : 0;
+  if (whole > 0) {
+    tile_row_major_add<T>(W.data(), W.outerStride(), W.rows(), W.cols(), St.data(),
+                          St.outerStride(), whole / P, Zt.data(), Zt.outerStride());
+  }
+  const Eigen::Index rest = S.cols() - whole;
+  if (rest > 0) tile_product_add<T>(W, S.rightCols(rest), Z.rightCols(rest), gemm);
 }
 
 /// Z += W · S (Z is W.rows() x S.cols()), W in storage order Layout, W's rows

@@ -91,6 +91,7 @@ void tile_row_major_add(const T* w, Eigen::Index ldw, Eigen::Index rows, Eigen::
                         const T* st, Eigen::Index ldst, Eigen::Index packets, T* zt,
                         Eigen::Index ldzt) {
   constexpr Eigen::Index P = Eigen::internal::packet_traits<T>::size;
+  if (rows == 0 || cols == 0) return;  // nothing to add, and S or Z may have no storage
   for (Eigen::Index q = 0; q < packets; q += tile_row_major_packets) {
     const Eigen::Index KP = std::min(tile_row_major_packets, packets - q);
     unroll<int(tile_row_major_packets)>([&](auto k) {

@@ -179,7 +179,8 @@ TEMPLATE_TEST_CASE("merge crosses its tiles of positions in either storage order
 }
 
 /// The tiled forward of a layer over W0 in either storage order, at batches
-/// that reach each way it multiplies a tile (see the test case below).
+/// that reach each way it multiplies a tile (see the test case below), and
+/// its merge.
 template <typename Layer>
 void check_tiled_products() {
   using T = typename Layer::scalar_type;
@@ -196,6 +197,9 @@ void check_tiled_products() {
     CHECK(forward_mismatch(columns, plain, batch) == "");
     CHECK(forward_mismatch(rows, plain, batch) == "");
   }
+  // The merge forms the same terms on its own tiles, in W0's storage order.
+  CHECK(merge_mismatch(columns, plain) == "");
+  CHECK(merge_mismatch(rows, plain) == "");
 }
 
 TEMPLATE_TEST_CASE("the tiled forward's groups cross the streaming kernel's slices in either order",
@@ -211,7 +215,7 @@ TEMPLATE_TEST_CASE("the tiled forward's groups cross the streaming kernel's slic
     check_tiled_products<
         glora::LinearView<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>>();
   }
-  SECTION("rank-20 A (its tiles formed by a product)") {
-    check_tiled_products<glora::LinearView<T, LowRank<20>, None, Vector>>();
+  SECTION("rank-20 A and rank-17 B (their tiles formed by a product)") {
+    check_tiled_products<glora::LinearView<T, LowRank<20>, LowRank<17>, Vector>>();
   }
 }

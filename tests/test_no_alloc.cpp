@@ -98,6 +98,11 @@ TEMPLATE_TEST_CASE("forward allocates nothing in steady state", "[no_alloc]", fl
     check_no_alloc<glora::Linear<T, Vector, LowRank<4>, Vector, Scalar, Vector>>();
   }
   SECTION("low-rank A without C") { check_no_alloc<glora::Linear<T, LowRank<2>, Vector>>(); }
+  SECTION("high-rank A") {
+    // Each tile's factor product is a GEMM whose packing buffers exceed
+    // Eigen's stack limit (rank 160 of a 256 x 256 tile: 160 KB in float).
+    check_no_alloc<glora::Linear<T, LowRank<160>, LowRank<160>>>();
+  }
   SECTION("low-rank A, vector C") {
     check_no_alloc<glora::Linear<T, LowRank<8>, None, Vector, Vector, Scalar>>();
   }

@@ -197,6 +197,21 @@ PackedPositions<T> pack_line_positions(const SlotView<const T>& A, const SlotVie
   return {pack(A, scratch.packed_a), pack(B, scratch.packed_b)};
 }
 
+/// C += down(rows [i0, i0 + h)) · up(columns [j0, j0 + w)) for a high-rank
+/// slot s and an h x w tile C in storage order Layout, through kept packing
+/// buffers (a product expression would take them from the heap per tile).
+template <int Layout, typename T, typename Tile>
+void add_factor_product(const SlotView<const T>& s, Eigen::Index i0, Eigen::Index j0, Tile&& C,
+                        GemmBuffers<T>& gemm) {
+  const auto down = s.down.middleRows(i0, C.rows());
+  const auto up = s.up.middleCols(j0, C.cols());
+  if constexpr (Layout == Eigen::RowMajor) {
+    product_add<T>(up.transpose(), down.transpose(), C.transpose(), gemm);
+  } else {
+    product_add<T>(down, up, C, gemm);
+  }
+}
+
 /// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. W0t is read in
 /// full before Wt is written (and each element of W0t only for the same
 /// element of Wt), so the two may be the same memory.
@@ -216,7 +231,8 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
         grow(scratch.product, h * w);
         Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>> At(
             scratch.product.data(), h, w);
-        At.noalias() = A.down.middleRows(i0, h) * A.up.middleCols(j0, w);
+        At.setZero();
+        add_factor_product<Layout>(A, i0, j0, At, scratch.gemm);
         Wt.array() = W0t.array() * (T(1) + At.array());
       }
       break;
@@ -240,7 +256,7 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
           packed.B = pack_tile_positions<Layout>(B, i0, j0, positions, scratch.packed_b);
         low_rank_lines<false, Layout>(B, i0, j0, packed.B, Wt, Wt, scratch.line_factors);
       } else {
-        Wt.noalias() += B.down.middleRows(i0, h) * B.up.middleCols(j0, w);
+        add_factor_product<Layout>(B, i0, j0, Wt, scratch.gemm);
       }
       break;
     case Kind::vector: Wt.colwise() += B.vector().segment(i0, h); break;

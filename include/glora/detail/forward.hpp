@@ -72,7 +72,7 @@ inline constexpr Eigen::Index forward_block_cols = 256;
 /// that takes W0 c from a tile, and the row-major streaming kernel for the
 /// columns short of a whole packet, sum each row of a tile across its lanes;
 /// longer rows halve that work, and tile_row_major_add runs longer between
-/// the ends of its rows (4096 x 11008, batch 16: 16.5 ms against 18.2; 4096 x
+/// the ends of its rows (4096 x 11008, batch 16: 16.7 ms against 18.2; 4096 x
 /// 4096: 5.6-5.8 ms against 5.9-6.2). Eigen's GEMM, for wider groups, runs
 /// slower on them (batch 197: 45 ms against 40).
 inline constexpr Eigen::Index forward_wide_tile_rows = 128;

@@ -10,48 +10,20 @@
 // column-major one). Here a packet holds P columns of S instead: row j of Sᵀ
 // is one packet per P columns, each entry W(i, j) is broadcast and multiplied
 // into it, and the accumulators are rows of Zᵀ, added to it once per row of W.
-// That is the column-major kernel with the roles of W and S exchanged: per
-// entry of W, one multiply-add per packet of columns, and no sums across
-// lanes. The caller transposes S and Z, once per block of the batch and once
-// per tile of the output: a sliver of the work at the widths it takes.
+// That is the column-major kernel with the roles of W and S exchanged, and it
+// runs through that kernel's own loop (stream.hpp's stream_rows): per entry of
+// W, one multiply-add per packet of columns, and no sums across lanes. The
+// caller transposes S and Z, once per block of the batch and once per tile of
+// the output: a sliver of the work at the widths it takes.
 
+#include <glora/detail/stream.hpp>
 #include <glora/detail/unroll.hpp>
 
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <cstddef>
 
 namespace glora::detail {
-
-/// Zᵀ(:, r) += (W(r, :) · S)ᵀ for R rows of W (row r at w + r ldw) and KP
-/// packets of S's columns (row j of Sᵀ at st + j ldst, row r of Z at zt + r
-/// ldzt, both with unit stride).
-template <int R, int KP, typename T>
-EIGEN_ALWAYS_INLINE void broadcast_rows(const T* w, Eigen::Index ldw, Eigen::Index cols,
-                                        const T* st, Eigen::Index ldst, T* zt, Eigen::Index ldzt) {
-  using namespace Eigen::internal;
-  using Packet = typename packet_traits<T>::type;
-  constexpr Eigen::Index P = packet_traits<T>::size;
-  constexpr auto Rs = static_cast<std::size_t>(R);
-  constexpr auto Qs = static_cast<std::size_t>(KP);
-  Packet acc[Rs][Qs];
-  unroll<R>([&](auto r) { unroll<KP>([&](auto q) { acc[r][q] = pset1<Packet>(T(0)); }); });
-  for (Eigen::Index j = 0; j < cols; ++j) {
-    Packet s[Qs];
-    unroll<KP>([&](auto q) { s[q] = ploadu<Packet>(st + j * ldst + q * P); });
-    unroll<R>([&](auto r) {
-      const Packet wr = pset1<Packet>(w[r * ldw + j]);
-      unroll<KP>([&](auto q) { acc[r][q] = pmadd(wr, s[q], acc[r][q]); });
-    });
-  }
-  unroll<R>([&](auto r) {
-    unroll<KP>([&](auto q) {
-      T* z = zt + r * ldzt + q * P;
-      pstoreu(z, padd(ploadu<Packet>(z), acc[r][q]));
-    });
-  });
-}
 
 /// Rows of W per pass for KP packets of columns: as many as leave room in the
 /// registers for the accumulators, KP packets of S and a broadcast, up to 8.
@@ -68,9 +40,13 @@ constexpr int broadcast_rows_per_pass() {
 template <int R, int KP, typename T>
 void broadcast_row_passes(const T* w, Eigen::Index ldw, Eigen::Index rows, Eigen::Index cols,
                           const T* st, Eigen::Index ldst, T* zt, Eigen::Index ldzt) {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  constexpr Eigen::Index P = Eigen::internal::packet_traits<T>::size;
   Eigen::Index i = 0;
   for (; i + R <= rows; i += R) {
-    broadcast_rows<R, KP>(w + i * ldw, ldw, cols, st, ldst, zt + i * ldzt, ldzt);
+    // stream.hpp's kernel with the roles exchanged: Sᵀ streams by packets,
+    // the R rows of W are broadcast.
+    stream_rows<Packet, int(P), R, KP>(st, ldst, 0, cols, w + i * ldw, ldw, zt + i * ldzt, ldzt);
   }
   if constexpr (R > 1) {
     if (i < rows) {

@@ -431,27 +431,41 @@ void product_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
 /// Sizes a thread's scratch for the tiled path over `rows` rows of W0 and a
 /// product of `z_cols` columns, for either tile shape: which one a block takes
 /// depends on its groups, which differ between a bank's batches of one size.
-template <typename T>
+template <typename T, int Layout>
 void reserve_tiled_scratch(ThreadScratch<T>& scratch, Eigen::Index rows, Eigen::Index z_cols) {
   grow(scratch.product, std::min(forward_tile_rows, rows) * z_cols);
-  grow(scratch.product_transposed, std::min(forward_tile_rows, rows) * z_cols);
+  if (Layout == Eigen::RowMajor) {
+    grow(scratch.product_transposed, std::min(forward_tile_rows, rows) * z_cols);
+  }
   grow(scratch.tile, forward_tile_rows * forward_tile_cols);
   grow(scratch.merge.packed_a, forward_wide_tile_cols * max_line_rank);
   grow(scratch.merge.line_factors, forward_tile_rows * max_line_rank);
 }
 
+/// Whether a block of the tiled path has a group for tile_row_major_add: a
+/// whole packet of columns or more, few enough for the streaming kernel.
+template <typename T>
+bool has_packet_groups(const GroupedBatch<T>& batch, const ColumnBlock& block) {
+  constexpr Eigen::Index P = Eigen::internal::packet_traits<T>::size;
+  for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
+    const Eigen::Index size = run_in(batch, block, g).size();
+    if (size >= P && size <= tile_stream_cols) return true;
+  }
+  return false;
+}
+
 /// One block of X, transposed, for the row-major tiles' kernel
-/// (tile_row_major_add) when the block takes the wide tiles; empty otherwise.
-/// Sized for a bank's batch either way, as block_input sizes its gathered X:
-/// the same size in another grouping may take the wide tiles.
+/// (tile_row_major_add), on the tiled path over a row-major W0 when the block
+/// has a group for it; empty otherwise. Sized for a bank's batch either way,
+/// as block_input sizes its gathered X: the same size in another grouping may
+/// have such a group.
 template <typename T, int Layout>
 MatrixMap<const T> transposed_input(const GroupedBatch<T>& batch, const ForwardPlan& plan,
-                                    bool wide_tiles, const MatrixMap<const T>& x,
+                                    const ColumnBlock& block, const MatrixMap<const T>& x,
                                     Workspace<T>& ws) {
-  if (Layout == Eigen::RowMajor && plan.tiled() && batch.may_reorder) {
-    grow(ws.input_transposed, x.size());
-  }
-  if (!wide_tiles) return matrix_map<const T>(nullptr, 0, 0, 1);
+  if (Layout != Eigen::RowMajor || !plan.tiled()) return matrix_map<const T>(nullptr, 0, 0, 1);
+  if (batch.may_reorder) grow(ws.input_transposed, x.size());
+  if (!has_packet_groups(batch, block)) return matrix_map<const T>(nullptr, 0, 0, 1);
   auto xt = scratch_matrix(ws.input_transposed, x.cols(), x.rows());
   xt = x.transpose();
   return matrix_map<const T>(xt.data(), x.cols(), x.rows(), x.cols());
@@ -494,7 +508,7 @@ void tiled_tile(const OrderedMap<T, Layout>& W0, const GroupedBatch<T>& batch,
       if (A.is(Kind::low_rank)) {
         TileMap<T, Layout> Wt(scratch.tile.data(), h, w,
                               Eigen::OuterStride<>(Layout == Eigen::RowMajor ? w : h));
-        merge_tile<T, Layout>(A, SlotView<const T>{}, i0, j0, W0t, Wt, scratch.merge);
+        merge_tile<T, Layout>(A, SlotView<const T>{}, i0, j0, W0t, Wt, scratch.merge, scratch.gemm);
         product(Wt);
       } else {
         product(W0t);
@@ -523,12 +537,12 @@ void grouped_forward_kernel(const FrozenView<T>& base, const GroupedBatch<T>& ba
         Layout == Eigen::RowMajor && plan.tiled() && wide_tiles_pay(batch, block);
     const Eigen::Index tile_rows = wide_tiles ? forward_wide_tile_rows : plan.tile_rows;
     const Eigen::Index tile_cols = wide_tiles ? forward_wide_tile_cols : forward_tile_cols;
-    const MatrixMap<const T> xt = transposed_input<T, Layout>(batch, plan, wide_tiles, x, ws);
+    const MatrixMap<const T> xt = transposed_input<T, Layout>(batch, plan, block, x, ws);
     const int threads = row_threads(double(W0.size()) * double(z_cols));
     reserve_threads(ws.threads, threads);
     for_row_ranges(W0.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
       ThreadScratch<T>& scratch = thread_scratch(ws.threads, t);
-      if (plan.tiled()) reserve_tiled_scratch(scratch, end - begin, z_cols);
+      if (plan.tiled()) reserve_tiled_scratch<T, Layout>(scratch, end - begin, z_cols);
       const Eigen::Index tile = tile_rows > 0 ? tile_rows : end - begin;
       for (Eigen::Index i0 = begin; i0 < end; i0 += tile) {
         const Eigen::Index h = std::min(tile, end - i0);

@@ -214,11 +214,12 @@ void add_factor_product(const SlotView<const T>& s, Eigen::Index i0, Eigen::Inde
 
 /// Writes one tile of the merged weight, W0t ⊙ (1 + A) + B. W0t is read in
 /// full before Wt is written (and each element of W0t only for the same
-/// element of Wt), so the two may be the same memory.
+/// element of Wt), so the two may be the same memory. `gemm` serves the
+/// products of high-rank factors.
 template <typename T, int Layout, typename W0Tile, typename WTile>
 void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::Index i0,
                 Eigen::Index j0, const W0Tile& W0t, WTile&& Wt, MergeScratch<T>& scratch,
-                PackedPositions<T> packed = {}) {
+                GemmBuffers<T>& gemm, PackedPositions<T> packed = {}) {
   const Eigen::Index h = W0t.rows(), w = W0t.cols();
   const Eigen::Index positions = Layout == Eigen::RowMajor ? w : h;
   switch (A.kind) {
@@ -232,7 +233,7 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
         Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Layout>> At(
             scratch.product.data(), h, w);
         At.setZero();
-        add_factor_product<Layout>(A, i0, j0, At, scratch.gemm);
+        add_factor_product<Layout>(A, i0, j0, At, gemm);
         Wt.array() = W0t.array() * (T(1) + At.array());
       }
       break;
@@ -256,7 +257,7 @@ void merge_tile(const SlotView<const T>& A, const SlotView<const T>& B, Eigen::I
           packed.B = pack_tile_positions<Layout>(B, i0, j0, positions, scratch.packed_b);
         low_rank_lines<false, Layout>(B, i0, j0, packed.B, Wt, Wt, scratch.line_factors);
       } else {
-        add_factor_product<Layout>(B, i0, j0, Wt, scratch.gemm);
+        add_factor_product<Layout>(B, i0, j0, Wt, gemm);
       }
       break;
     case Kind::vector: Wt.colwise() += B.vector().segment(i0, h); break;
@@ -315,6 +316,7 @@ void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
   const int threads = row_threads(double(m) * double(n));
   for_row_ranges(m, threads, [&](int, Eigen::Index begin, Eigen::Index end) {
     MergeScratch<T> scratch;
+    GemmBuffers<T> gemm;
     if (!direct) scratch.tile.resize(merge_tile_lines * merge_tile_positions);
     const Eigen::Index line_end = row_major ? end : n;
     const Eigen::Index position_begin = row_major ? 0 : begin;
@@ -348,7 +350,7 @@ void merge_weight(const OrderedMap<T, Layout>& W0, const SlotView<const T>& A,
         TileMap<T, Layout> Wt =
             direct ? target_block<Layout>(W, i0, j0, h, w)
                    : TileMap<T, Layout>(scratch.tile.data(), h, w, Eigen::OuterStride<>(positions));
-        merge_tile<T, Layout>(A, B, i0, j0, W0t, Wt, scratch, packed);
+        merge_tile<T, Layout>(A, B, i0, j0, W0t, Wt, scratch, gemm, packed);
         if (!direct) target_block<other>(W, i0, j0, h, w) = Wt;
       }
     }

@@ -4,7 +4,6 @@
 // of any size up to the largest seen) allocates only for the largest. Eigen's
 // resize reallocates on any change of size.
 
-#include <glora/detail/gemm.hpp>
 #include <glora/support.hpp>
 
 #include <Eigen/Core>
@@ -26,13 +25,12 @@ Eigen::Map<MatrixX<T>> scratch_matrix(VectorX<T>& buffer, Eigen::Index rows, Eig
 }
 
 /// Per-thread scratch of the merge: a tile's product of a high-rank factor
-/// pair and the GEMM's packing buffers for it, the packed position factors of
-/// A's and B's low-rank terms, the line factors of a tile's row-major lines,
-/// and a tile of the result when it cannot be written in place.
+/// pair, the packed position factors of A's and B's low-rank terms, the line
+/// factors of a tile's row-major lines, and a tile of the result when it
+/// cannot be written in place.
 template <typename T>
 struct MergeScratch {
   VectorX<T> product;
-  GemmBuffers<T> gemm;
   VectorX<T> packed_a;
   VectorX<T> packed_b;
   VectorX<T> line_factors;

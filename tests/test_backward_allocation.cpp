@@ -59,16 +59,21 @@ TEMPLATE_LIST_TEST_CASE("backward allocates nothing at real sizes, with and with
   using T = typename TestType::scalar_type;
   using Matrix = glora::MatrixX<T>;
   for (const Size& s : kSizes) {
-    INFO(s.out << " x " << s.in << ", batch " << s.batch);
-    TestType layer(Matrix::Random(s.out, s.in), glora::VectorX<T>::Random(s.out));
-    layer.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
-    auto grads = glora::zeros_like(layer.adapter());
-    const Matrix X = Matrix::Random(s.in, s.batch);
-    const Matrix dY = Matrix::Random(s.out, s.batch);
-    Matrix dX(s.in, s.batch);
-    layer.backward(X, dY, grads, dX);  // sizes the workspace
-    layer.backward(X, dY, grads, glora::no_input_gradient);
-    check_no_heap([&] { layer.backward(X, dY, grads, dX); });
-    check_no_heap([&] { layer.backward(X, dY, grads, glora::no_input_gradient); });
+    for (const bool row_major : {false, true}) {
+      INFO((row_major ? "row-major" : "column-major")
+           << " W0, " << s.out << " x " << s.in << ", batch " << s.batch);
+      const Matrix W0 = Matrix::Random(s.out, s.in);
+      const glora::VectorX<T> b0 = glora::VectorX<T>::Random(s.out);
+      TestType layer = row_major ? TestType(glora::RowMajorMatrixX<T>(W0), b0) : TestType(W0, b0);
+      layer.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
+      auto grads = glora::zeros_like(layer.adapter());
+      const Matrix X = Matrix::Random(s.in, s.batch);
+      const Matrix dY = Matrix::Random(s.out, s.batch);
+      Matrix dX(s.in, s.batch);
+      layer.backward(X, dY, grads, dX);  // sizes the workspace
+      layer.backward(X, dY, grads, glora::no_input_gradient);
+      check_no_heap([&] { layer.backward(X, dY, grads, dX); });
+      check_no_heap([&] { layer.backward(X, dY, grads, glora::no_input_gradient); });
+    }
   }
 }

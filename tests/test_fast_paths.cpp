@@ -13,6 +13,7 @@
 
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -218,4 +219,37 @@ TEMPLATE_TEST_CASE("the tiled forward's groups cross the streaming kernel's slic
   SECTION("rank-20 A and rank-17 B (their tiles formed by a product)") {
     check_tiled_products<glora::LinearView<T, LowRank<20>, LowRank<17>, Vector>>();
   }
+}
+
+TEMPLATE_TEST_CASE("every way to pass a row-major W0 computes the same layer", "[fast_paths]",
+                   float, double) {
+  // A view of a row-major matrix, of a Map over raw storage, of the raw
+  // pointer with its order stated, and an owning layer that keeps the order
+  // it is given: each against the formula built from one column-major W0.
+  using T = TestType;
+  using Kinds = glora::Linear<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>;
+  using View = glora::LinearView<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>;
+  std::srand(11);
+  const Index m = 67, n = 300;
+  const Kinds reference = make_layer<Kinds>(m, n, true, 11);
+  const Plain plain = plain_layer(reference);
+  glora::RowMajorMatrixX<T> W = reference.weight();
+  std::vector<T> raw(W.data(), W.data() + W.size());
+  glora::VectorX<T> b = reference.bias();
+  Eigen::Map<glora::RowMajorMatrixX<T>> mapped(raw.data(), m, n);
+
+  const auto check = [&](auto& layer, const char* route) {
+    INFO(route);
+    layer.adapter() = reference.adapter();
+    for (Index batch : {1, 3, 20}) CHECK(forward_mismatch(layer, plain, batch) == "");
+    CHECK(merge_mismatch(layer, plain) == "");
+  };
+  View of_matrix(W, b);
+  check(of_matrix, "a view of a RowMajorMatrixX");
+  View of_map(mapped, b);
+  check(of_map, "a view of a row-major Map");
+  View of_pointer(glora::row_major, raw.data(), m, n, b.data());
+  check(of_pointer, "a view of a raw pointer, glora::row_major");
+  Kinds owning(W, b);
+  check(owning, "an owning layer given a RowMajorMatrixX");
 }

@@ -319,6 +319,22 @@ TEMPLATE_TEST_CASE("a view without a bias merges A and B in place", "[merge_in_p
                    tol) == "");
   }
 
+  SECTION("C and E present but zero, as initialize() leaves them: it merges") {
+    glora::MatrixX<T> weights = W0;
+    glora::LinearView<T, LowRank<2>, Vector, Vector, None, Scalar> view(weights);
+    view.adapter().initialize(3);
+    REQUIRE(view.adapter().C.value.isZero(0));
+    REQUIRE(view.adapter().E.value == T(0));
+    view.adapter().A.down = random_matrix<T>(rng, m, 2);
+    view.adapter().A.up = random_matrix<T>(rng, 2, n);
+    view.adapter().B.value = random_matrix<T>(rng, m, 1);
+    const Reference exact = reference_layer<T>(W0, nullptr, view.adapter());
+    const Reference size = reference_layer<T>(W0, nullptr, view.adapter(), true);
+    view.merge_in_place();
+    CHECK(mismatch(weights, exact.W, size.W, tol) == "");
+    CHECK(is_identity(view.adapter()));
+  }
+
   SECTION("with C active there is nowhere to put W0 c: it throws and writes nothing") {
     glora::MatrixX<T> weights = W0;
     glora::LinearView<T, LowRank<2>, Vector, Vector> view(weights);

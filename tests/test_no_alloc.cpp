@@ -1,10 +1,10 @@
 // forward(X, Y) at a batch size seen before allocates nothing, for every kind
-// of every slot, with and without a frozen bias, at layer sizes where Eigen's
-// own GEMM would take its packing buffers from the heap, nor do Dense::forward
-// and an adapter bank's mixed batches, the losses into caller storage or an
-// optimiser step after the first; merge_into allocates only its scratch for the
-// call, a few blocks however large the layer. Every heap allocation is counted
-// (heap_counter.hpp).
+// of every slot, with and without a frozen bias, over W0 in either storage
+// order, at layer sizes where Eigen's own GEMM would take its packing buffers
+// from the heap, nor do Dense::forward and an adapter bank's mixed batches,
+// the losses into caller storage or an optimiser step after the first;
+// merge_into allocates only its scratch for the call, a few blocks however
+// large the layer. Every heap allocation is counted (heap_counter.hpp).
 #include "heap_counter.hpp"
 
 #include <glora/glora.hpp>
@@ -37,28 +37,33 @@ constexpr long kMergeScratchBlocks = 6;
 template <typename Layer>
 void check_no_alloc() {
   using T = typename Layer::scalar_type;
-  for (bool with_bias : {true, false}) {
-    Layer layer = with_bias
-                      ? Layer(glora::MatrixX<T>::Random(kOut, kIn), glora::VectorX<T>::Random(kOut))
-                      : Layer(glora::MatrixX<T>::Random(kOut, kIn));
-    layer.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
-    for (Index batch : kBatches) {
-      const glora::MatrixX<T> X = glora::MatrixX<T>::Random(kIn, batch);
-      glora::MatrixX<T> Y(kOut, batch);
-      glora::Workspace<T> workspace;
-      layer.forward(X, Y);             // sizes the layer's workspace
-      layer.forward(X, Y, workspace);  // and a caller's
-      INFO("bias " << with_bias << ", batch " << batch);
-      CHECK(allocations_during([&] { layer.forward(X, Y); }) == 0);
-      CHECK(allocations_during([&] { layer.forward(X, Y, workspace); }) == 0);
+  for (const bool row_major : {false, true}) {
+    for (const bool with_bias : {true, false}) {
+      INFO((row_major ? "row-major" : "column-major") << " W0");
+      const glora::MatrixX<T> W0 = glora::MatrixX<T>::Random(kOut, kIn);
+      const glora::VectorX<T> b0 = glora::VectorX<T>::Random(kOut);
+      Layer layer = row_major ? (with_bias ? Layer(glora::RowMajorMatrixX<T>(W0), b0)
+                                           : Layer(glora::RowMajorMatrixX<T>(W0)))
+                              : (with_bias ? Layer(W0, b0) : Layer(W0));
+      layer.adapter().for_each_tensor([](const char*, glora::Role, auto t) { t.setRandom(); });
+      for (Index batch : kBatches) {
+        const glora::MatrixX<T> X = glora::MatrixX<T>::Random(kIn, batch);
+        glora::MatrixX<T> Y(kOut, batch);
+        glora::Workspace<T> workspace;
+        layer.forward(X, Y);             // sizes the layer's workspace
+        layer.forward(X, Y, workspace);  // and a caller's
+        INFO("bias " << with_bias << ", batch " << batch);
+        CHECK(allocations_during([&] { layer.forward(X, Y); }) == 0);
+        CHECK(allocations_during([&] { layer.forward(X, Y, workspace); }) == 0);
+      }
+      glora::MatrixX<T> W(kOut, kIn);
+      glora::VectorX<T> b(kOut);
+      layer.merge_into(W, b);
+      // Its scratch: the prompt c, and per thread a tile, the packed low-rank
+      // factors of A and B, the line factors of a tile's row-major lines, or a
+      // high-rank product and the GEMM's two packing buffers for it.
+      CHECK(allocations_during([&] { layer.merge_into(W, b); }) <= kMergeScratchBlocks);
     }
-    glora::MatrixX<T> W(kOut, kIn);
-    glora::VectorX<T> b(kOut);
-    layer.merge_into(W, b);
-    // Its scratch: the prompt c, and per thread a tile, the packed low-rank
-    // factors of A and B, the line factors of a tile's row-major lines and a
-    // high-rank product.
-    CHECK(allocations_during([&] { layer.merge_into(W, b); }) <= kMergeScratchBlocks);
   }
 }
 
@@ -98,7 +103,7 @@ TEMPLATE_TEST_CASE("forward allocates nothing in steady state", "[no_alloc]", fl
     check_no_alloc<glora::Linear<T, Vector, LowRank<4>, Vector, Scalar, Vector>>();
   }
   SECTION("low-rank A without C") { check_no_alloc<glora::Linear<T, LowRank<2>, Vector>>(); }
-  SECTION("high-rank A") {
+  SECTION("high-rank A and B") {
     // Each tile's factor product is a GEMM whose packing buffers exceed
     // Eigen's stack limit (rank 160 of a 256 x 256 tile: 160 KB in float).
     check_no_alloc<glora::Linear<T, LowRank<160>, LowRank<160>>>();
@@ -125,6 +130,11 @@ TEST_CASE("losses and optimiser steps allocate nothing in steady state", "[no_al
   for (std::size_t n = 0; n < labels.size(); ++n) labels[n] = static_cast<int>(n % 10);
   CHECK(allocations_during([&] { glora::mean_squared_error(Y, target, dY); }) == 0);
   CHECK(allocations_during([&] { glora::softmax_cross_entropy(Y, labels, dY); }) == 0);
+  // Row-major storage is used as it is, not copied.
+  const glora::RowMajorMatrixX<float> Y_rows = Y;
+  glora::RowMajorMatrixX<float> dY_rows(10, 32);
+  CHECK(allocations_during([&] { glora::mean_squared_error(Y_rows, target, dY_rows); }) == 0);
+  CHECK(allocations_during([&] { glora::softmax_cross_entropy(Y_rows, labels, dY_rows); }) == 0);
 
   glora::Linear<float, LowRank<4>, Vector, Vector, Scalar, Vector> layer(Matrix::Random(10, 12),
                                                                          Matrix::Random(10, 1));

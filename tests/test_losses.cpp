@@ -1,7 +1,8 @@
 // Losses: mean squared error and softmax cross-entropy against values worked
 // out by hand or computed with PyTorch, their gradients against central
 // differences, logits large enough to overflow a naive exp, the gradient
-// written over the output's own storage, and the refusals (whole messages).
+// written over the output's own storage, row-major storage used as it is,
+// and the refusals (whole messages).
 #include "gradient_checks.hpp"
 
 #include <glora/losses.hpp>
@@ -40,6 +41,17 @@ TEST_CASE("mean_squared_error: the mean over all entries, as torch's mse_loss", 
   SECTION("over Y itself") {
     CHECK(glora::mean_squared_error(Y, T, Y) == Approx(6.5 / 6).epsilon(1e-15));
     CHECK(Y.isApprox(expected_gradient, 1e-15));
+  }
+  SECTION("row-major Y, target and dY, each used as it is") {
+    const glora::RowMajorMatrixX<double> Y_rows = Y, T_rows = T;
+    glora::RowMajorMatrixX<double> dY(2, 3);
+    CHECK(glora::mean_squared_error(Y_rows, T_rows, dY) == Approx(6.5 / 6).epsilon(1e-15));
+    CHECK(dY.isApprox(expected_gradient, 1e-15));
+    MatrixXd into_blocks = MatrixXd::Zero(4, 3);  // a writable block of other storage
+    CHECK(glora::mean_squared_error(Y_rows, T, into_blocks.bottomRows(2)) ==
+          Approx(6.5 / 6).epsilon(1e-15));
+    CHECK(into_blocks.bottomRows(2).isApprox(expected_gradient, 1e-15));
+    CHECK(into_blocks.topRows(2).isZero(0));
   }
 }
 
@@ -87,6 +99,13 @@ TEST_CASE("softmax_cross_entropy: values and gradient as torch's cross_entropy",
     CHECK(glora::softmax_cross_entropy(logits, labels, logits) ==
           Approx(expected_loss).epsilon(1e-15));
     CHECK(logits.isApprox(expected_gradient, 1e-14));
+  }
+  SECTION("row-major logits and dlogits, used as they are") {
+    const glora::RowMajorMatrixX<double> logits_rows = logits;
+    glora::RowMajorMatrixX<double> dlogits(3, 4);
+    CHECK(glora::softmax_cross_entropy(logits_rows, labels, dlogits) ==
+          Approx(expected_loss).epsilon(1e-15));
+    CHECK(dlogits.isApprox(expected_gradient, 1e-14));
   }
   SECTION("in float") {
     const glora::MatrixX<float> logits_f = logits.cast<float>();

@@ -7,7 +7,10 @@
 // Samples are columns, as everywhere in glora: the output Y is out x N.
 // Given storage for the gradient, a loss allocates nothing; the gradient may
 // be the output's own storage (the output is read before it is overwritten).
+// A loss reads and writes entry by entry, so every matrix is used in the
+// storage order it has, row-major or column-major, never copied.
 
+#include <glora/detail/arguments.hpp>
 #include <glora/errors.hpp>
 #include <glora/support.hpp>
 
@@ -16,6 +19,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace glora {
@@ -45,9 +49,41 @@ void check_same_shape(const char* where, const char* what, const Eigen::EigenBas
                     shape_string(rows, cols) + " (the shape of " + model + ")");
 }
 
-template <typename T>
-T mean_squared_error(const Eigen::Ref<const MatrixX<T>>& Y,
-                     const Eigen::Ref<const MatrixX<T>>& target, Eigen::Ref<MatrixX<T>> dY) {
+/// What a loss reads (Y, target, logits: any Eigen matrix or expression of
+/// the scalar type T) and writes (its gradient: storage of T that can be
+/// written, in either order). Checked at compile time, each with a message
+/// that says what to pass.
+template <typename T, typename Input>
+void require_loss_input() {
+  static_assert(storage_traits<Input>::matrix,
+                "glora: a loss reads Eigen matrices (Y, target, logits)");
+  static_assert(std::is_same_v<typename storage_traits<Input>::scalar, T>,
+                "glora: a loss's Y and target must hold one scalar type: convert one of them "
+                "(e.g. target.cast<float>())");
+}
+template <typename T, typename Gradient>
+void require_loss_gradient() {
+  using S = storage_traits<Gradient>;
+  static_assert(S::matrix && S::direct && S::lvalue,
+                "glora: a loss's gradient (dY, dlogits) must be writable storage (a matrix, Map, "
+                "Ref or block of one), not a const matrix or an expression");
+  static_assert(std::is_same_v<typename S::scalar, T>,
+                "glora: a loss's gradient (dY, dlogits) must hold the scalar type of Y or logits");
+}
+
+/// A loss's input where it is when it has storage (either order); an
+/// expression (a product, say) is evaluated once, as a plain matrix.
+template <typename Derived>
+decltype(auto) loss_operand(const Eigen::MatrixBase<Derived>& x) {
+  if constexpr (storage_traits<Derived>::direct) {
+    return x.derived();
+  } else {
+    return typename Derived::PlainObject(x);
+  }
+}
+
+template <typename T, typename YD, typename TargetD, typename GradientD>
+T mean_squared_error(const YD& Y, const TargetD& target, GradientD& dY) {
   constexpr const char* where = "glora::mean_squared_error";
   check_same_shape(where, "target", target, Y.rows(), Y.cols(), "Y");
   check_same_shape(where, "dY", dY, Y.rows(), Y.cols(), "Y");
@@ -61,9 +97,9 @@ T mean_squared_error(const Eigen::Ref<const MatrixX<T>>& Y,
   return static_cast<T>(loss);
 }
 
-template <typename T>
-T softmax_cross_entropy(const Eigen::Ref<const MatrixX<T>>& logits, const int* labels,
-                        Eigen::Index label_count, Eigen::Ref<MatrixX<T>> dlogits) {
+template <typename T, typename LogitsD, typename GradientD>
+T softmax_cross_entropy(const LogitsD& logits, const int* labels, Eigen::Index label_count,
+                        GradientD& dlogits) {
   constexpr const char* where = "glora::softmax_cross_entropy";
   const Eigen::Index classes = logits.rows();
   const Eigen::Index batch = logits.cols();
@@ -105,19 +141,42 @@ T softmax_cross_entropy(const Eigen::Ref<const MatrixX<T>>& logits, const int* l
   return static_cast<T>(loss / static_cast<Sum>(batch));
 }
 
+/// softmax_cross_entropy past its compile-time checks.
+template <typename Derived, typename Gradient>
+typename Derived::Scalar checked_softmax_cross_entropy(const Eigen::MatrixBase<Derived>& logits,
+                                                       const int* labels, Eigen::Index count,
+                                                       Gradient& dlogits) {
+  using T = typename Derived::Scalar;
+  require_loss_gradient<T, Gradient>();
+  if constexpr (std::is_same_v<typename storage_traits<Gradient>::scalar, T>) {
+    return softmax_cross_entropy<T>(loss_operand(logits), labels, count, dlogits);
+  } else {
+    return T(0);
+  }
+}
+
 }  // namespace detail
 
 /// Mean squared error over every entry, as torch.nn.functional.mse_loss:
 ///   L = Σ (Y − target)² / (out·N),   dY = ∂L/∂Y = 2 (Y − target) / (out·N).
 /// Y and target are out x N; dY (out x N, caller storage, may be Y itself) is
-/// written and L returned. Allocates nothing.
+/// written and L returned. Each is used in its own storage order; given
+/// storage (not expressions) for Y and target, allocates nothing.
 /// \throws shape_error, writing nothing, when target or dY is not out x N or
 ///         Y has no entries.
-template <typename DerivedY, typename DerivedTarget>
+template <typename DerivedY, typename DerivedTarget, typename Gradient>
 typename DerivedY::Scalar mean_squared_error(const Eigen::MatrixBase<DerivedY>& Y,
                                              const Eigen::MatrixBase<DerivedTarget>& target,
-                                             Eigen::Ref<MatrixX<typename DerivedY::Scalar>> dY) {
-  return detail::mean_squared_error<typename DerivedY::Scalar>(Y, target, dY);
+                                             Gradient&& dY) {
+  using T = typename DerivedY::Scalar;
+  detail::require_loss_input<T, DerivedTarget>();
+  detail::require_loss_gradient<T, Gradient>();
+  if constexpr (std::is_same_v<typename DerivedTarget::Scalar, T> &&
+                std::is_same_v<typename detail::storage_traits<Gradient>::scalar, T>) {
+    return detail::mean_squared_error<T>(detail::loss_operand(Y), detail::loss_operand(target), dY);
+  } else {
+    return T(0);
+  }
 }
 
 /// As mean_squared_error(Y, target, dY), with the gradient in new storage.
@@ -137,24 +196,23 @@ LossAndGradient<typename DerivedY::Scalar> mean_squared_error(
 /// logits is classes x N, labels has N entries in [0, classes); dlogits
 /// (classes x N, caller storage, may be logits itself) is written and L
 /// returned. Computed through log-sum-exp, so large logits do not overflow.
-/// Allocates nothing.
+/// Each is used in its own storage order; given storage (not an expression)
+/// for logits, allocates nothing.
 /// \throws shape_error, writing nothing, when labels does not have N entries,
 ///         a label is out of range, dlogits is not classes x N or N is 0.
-template <typename Derived>
-typename Derived::Scalar softmax_cross_entropy(
-    const Eigen::MatrixBase<Derived>& logits, const Eigen::Ref<const Eigen::VectorXi>& labels,
-    Eigen::Ref<MatrixX<typename Derived::Scalar>> dlogits) {
-  return detail::softmax_cross_entropy<typename Derived::Scalar>(logits, labels.data(),
-                                                                 labels.size(), dlogits);
+template <typename Derived, typename Gradient>
+typename Derived::Scalar softmax_cross_entropy(const Eigen::MatrixBase<Derived>& logits,
+                                               const Eigen::Ref<const Eigen::VectorXi>& labels,
+                                               Gradient&& dlogits) {
+  return detail::checked_softmax_cross_entropy(logits, labels.data(), labels.size(), dlogits);
 }
 
 /// As above, with the labels in a std::vector.
-template <typename Derived>
-typename Derived::Scalar softmax_cross_entropy(
-    const Eigen::MatrixBase<Derived>& logits, const std::vector<int>& labels,
-    Eigen::Ref<MatrixX<typename Derived::Scalar>> dlogits) {
-  return detail::softmax_cross_entropy<typename Derived::Scalar>(
-      logits, labels.data(), static_cast<Eigen::Index>(labels.size()), dlogits);
+template <typename Derived, typename Gradient>
+typename Derived::Scalar softmax_cross_entropy(const Eigen::MatrixBase<Derived>& logits,
+                                               const std::vector<int>& labels, Gradient&& dlogits) {
+  return detail::checked_softmax_cross_entropy(logits, labels.data(),
+                                               static_cast<Eigen::Index>(labels.size()), dlogits);
 }
 
 /// As softmax_cross_entropy(logits, labels, dlogits), with the gradient in

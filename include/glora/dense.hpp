@@ -1,6 +1,7 @@
 #pragma once
 // Dense<T>: a plain y = W x + b layer, what a GLoRA layer becomes once merged.
 
+#include <glora/detail/arguments.hpp>
 #include <glora/detail/gemm.hpp>
 #include <glora/detail/product.hpp>
 #include <glora/detail/refs.hpp>
@@ -62,7 +63,8 @@ struct Dense {
   Eigen::Index out_features() const { return weight.rows(); }
 
   /// Y = weight · X + bias, X in x N; returns out x N.
-  MatrixX<T> forward(const Eigen::Ref<const MatrixX<T>>& X) const {
+  template <typename XD>
+  MatrixX<T> forward(const Eigen::MatrixBase<XD>& X) const {
     MatrixX<T> Y(out_features(), X.cols());
     forward(X, Y);
     return Y;
@@ -73,31 +75,38 @@ struct Dense {
   /// nothing. Safe to call from several threads at once: a call that finds
   /// the workspace in use runs on a temporary one (and allocates); threads
   /// that share a layer should pass their own Workspace to the overload below.
-  void forward(const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y) const {
+  /// X and Y are viewed, never copied, as by the GLoRA layers: column-major
+  /// storage (a matrix, Map, Ref, block, or the transpose of a row-major
+  /// batch); other storage fails to compile, saying what to pass.
+  template <typename XD, typename YD>
+  void forward(const Eigen::MatrixBase<XD>& X, YD&& Y) const {
     auto lease = workspace_.lease();
-    forward(X, Y, lease.get());
+    forward(X, std::forward<YD>(Y), lease.get());
   }
 
   /// As forward(X, Y), with caller-owned scratch. The product is the
   /// library's weight product (see weight_product): for a few columns, the
   /// streaming kernel that reads the weight once; for more, GEMM on the
   /// workspace's packing buffers (or the BLAS, built with GLORA_BLAS).
-  void forward(const Eigen::Ref<const MatrixX<T>>& X, Eigen::Ref<MatrixX<T>> Y,
-               Workspace<T>& workspace) const {
+  template <typename XD, typename YD>
+  void forward(const Eigen::MatrixBase<XD>& X, YD&& Y, Workspace<T>& workspace) const {
+    const Eigen::Ref<const MatrixX<T>> x = detail::input_ref<T>(X.derived());
+    Eigen::Ref<MatrixX<T>> y = detail::output_ref<T>(std::forward<YD>(Y));
     detail::check_shape("glora::Dense::forward", "bias", bias, out_features(), 1);
-    detail::check_rows("glora::Dense::forward", "X", X, in_features(), "in_features");
-    detail::check_shape("glora::Dense::forward", "Y", Y, out_features(), X.cols());
-    if (X.cols() == 0) return;
-    Y.colwise() = bias;  // the product adds to it: one pass over Y fewer than adding it after
+    detail::check_rows("glora::Dense::forward", "X", x, in_features(), "in_features");
+    detail::check_shape("glora::Dense::forward", "Y", y, out_features(), x.cols());
+    if (x.cols() == 0) return;
+    y.colwise() = bias;  // the product adds to it: one pass over Y fewer than adding it after
     const detail::OrderedMap<T, Eigen::ColMajor> W(weight.data(), weight.rows(), weight.cols(),
                                                    Eigen::OuterStride<>(weight.outerStride()));
-    detail::weight_product_add<T>(W, X, Y, workspace.threads);
+    detail::weight_product_add<T>(W, x, y, workspace.threads);
   }
 
   /// Backpropagates dY (out x N, the gradient of the loss w.r.t. Y) through
   /// Y = weight · X + bias: adds dY Xᵀ to grads.weight and the row sums of dY
   /// to grads.bias, and returns dX = weightᵀ dY (in x N).
-  MatrixX<T> backward(const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
+  template <typename XD, typename DYD>
+  MatrixX<T> backward(const Eigen::MatrixBase<XD>& X, const Eigen::MatrixBase<DYD>& dY,
                       Dense& grads) const {
     MatrixX<T> dX(in_features(), X.cols());
     backward(X, dY, grads, dX);
@@ -105,18 +114,23 @@ struct Dense {
   }
 
   /// As backward(X, dY, grads), writing dX into caller storage (in x N),
-  /// which must not overlap X or dY.
-  void backward(const Eigen::Ref<const MatrixX<T>>& X, const Eigen::Ref<const MatrixX<T>>& dY,
-                Dense& grads, Eigen::Ref<MatrixX<T>> dX) const {
+  /// which must not overlap X or dY. X, dY and dX are viewed as forward's X
+  /// and Y are.
+  template <typename XD, typename DYD, typename DXD>
+  void backward(const Eigen::MatrixBase<XD>& X, const Eigen::MatrixBase<DYD>& dY, Dense& grads,
+                DXD&& dX) const {
     constexpr const char* where = "glora::Dense::backward";
+    const Eigen::Ref<const MatrixX<T>> x = detail::input_ref<T>(X.derived());
+    const Eigen::Ref<const MatrixX<T>> dy = detail::input_ref<T>(dY.derived());
+    Eigen::Ref<MatrixX<T>> dx = detail::output_ref<T>(std::forward<DXD>(dX));
     detail::check_shape(where, "bias", bias, out_features(), 1);
-    detail::check_rows(where, "X", X, in_features(), "in_features");
-    detail::check_shape(where, "dY", dY, out_features(), X.cols());
-    detail::check_shape(where, "dX", dX, in_features(), X.cols());
+    detail::check_rows(where, "X", x, in_features(), "in_features");
+    detail::check_shape(where, "dY", dy, out_features(), x.cols());
+    detail::check_shape(where, "dX", dx, in_features(), x.cols());
     detail::check_shape(where, "grads.weight", grads.weight, out_features(), in_features());
     detail::check_shape(where, "grads.bias", grads.bias, out_features(), 1);
-    if (X.cols() == 0) return;  // nothing to add; row views of empty storage offset null
-    detail::dense_backward<T>(weight, X, dY, grads.weight, grads.bias, dX);
+    if (x.cols() == 0) return;  // nothing to add; row views of empty storage offset null
+    detail::dense_backward<T>(weight, x, dy, grads.weight, grads.bias, dx);
   }
 
   /// Calls f(name, role, tensor) for "weight" and "bias" (both Role::value),

@@ -1,5 +1,5 @@
 // A double batch through a float layer: this program must not compile.
-// expect-error: an input (X, dY) holds another scalar type than the layer
+// expect-error: glora: an input (X, dY) holds another scalar type than the layer: pass a matrix of the layer's scalar type (convert once, e.g. X.cast<float>(), and keep the result)
 #include <glora/glora.hpp>
 
 int main() {

@@ -1,5 +1,5 @@
 // LowRank is not a kind that slot D accepts: this program must not compile.
-// expect-error: slot D takes Vector, Scalar or None
+// expect-error: glora: slot D takes Vector, Scalar or None (LowRank is not allowed for D)
 #include <glora/glora.hpp>
 
 int main() {

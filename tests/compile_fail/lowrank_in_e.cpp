@@ -1,5 +1,5 @@
 // LowRank is not a kind that slot E accepts: this program must not compile.
-// expect-error: slot E takes Vector, Scalar or None
+// expect-error: glora: slot E takes Vector, Scalar or None (LowRank is not allowed for E)
 #include <glora/glora.hpp>
 
 int main() {

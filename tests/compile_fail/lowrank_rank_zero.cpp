@@ -1,5 +1,5 @@
 // A low-rank support tensor of rank 0 is meaningless: this program must not compile.
-// expect-error: the rank R must be positive
+// expect-error: glora::LowRank<R>: the rank R must be positive
 #include <glora/glora.hpp>
 
 int main() {

@@ -1,5 +1,5 @@
 // A double Y for a float layer: this program must not compile.
-// expect-error: an output (Y, dX) must hold the layer's scalar type
+// expect-error: glora: an output (Y, dX) must hold the layer's scalar type
 #include <glora/glora.hpp>
 
 int main() {

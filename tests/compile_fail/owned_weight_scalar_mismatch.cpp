@@ -1,6 +1,6 @@
 // Double weights for a float layer: this program must not compile (convert
 // explicitly, W0.cast<float>(), so that the copy is visible).
-// expect-error: W0 holds another scalar type than the layer
+// expect-error: glora: W0 holds another scalar type than the layer
 #include <glora/glora.hpp>
 
 int main() {

@@ -1,6 +1,6 @@
 // A raw buffer does not say whether it is [out, in] row-major or column-major:
 // the view must be told. This program must not compile.
-// expect-error: state the storage order of a raw pointer
+// expect-error: glora::LinearView: state the storage order of a raw pointer: LinearView(glora::row_major, W0, out, in, b0) for PyTorch's [out, in] layout, or LinearView(glora::column_major, W0, out, in, b0)
 #include <glora/glora.hpp>
 
 #include <vector>

@@ -1,5 +1,5 @@
 // A row-major X would be copied behind the caller's back: this program must not compile.
-// expect-error: an input (X, dY) must be column-major, one sample per column
+// expect-error: glora: an input (X, dY) must be column-major, one sample per column: for a row-major N x features batch (PyTorch's layout) pass batch.transpose(); copy anything else into a column-major matrix first
 #include <glora/glora.hpp>
 
 int main() {

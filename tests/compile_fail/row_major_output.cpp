@@ -1,5 +1,5 @@
 // A row-major Y cannot take one sample per column: this program must not compile.
-// expect-error: an output (Y, dX) must be column-major, one sample per column
+// expect-error: glora: an output (Y, dX) must be column-major, one sample per column: for a row-major N x features result pass result.transpose()
 #include <glora/glora.hpp>
 
 int main() {

@@ -1,5 +1,5 @@
 // A view over a temporary would dangle: this program must not compile.
-// expect-error: a layer view cannot view a temporary matrix
+// expect-error: glora: a layer view cannot view a temporary matrix (it is gone after the call); view the model's own matrix, or use glora::Linear to own the weights
 #include <glora/glora.hpp>
 
 int main() {

@@ -1,5 +1,5 @@
 // Double weights for a float view: this program must not compile.
-// expect-error: W0 holds another scalar type than the layer
+// expect-error: glora: W0 holds another scalar type than the layer
 #include <glora/glora.hpp>
 
 int main() {

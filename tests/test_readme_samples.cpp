@@ -62,3 +62,33 @@ TEST_CASE("README: the sample label error is the message the loss prints", "[doc
           glora::softmax_cross_entropy(logits, std::vector<int>{1, 2, 3});
         }) == readme_sample("labels"));
 }
+
+TEST_CASE("README: the sample hint is the message forward prints for a batch of rows", "[docs]") {
+  // The sample: 32 samples of 64 features as rows, through a view of a layer of 64 inputs.
+  glora::MatrixX<float> W = glora::MatrixX<float>::Zero(16, 64);
+  glora::LinearView<float, glora::LowRank<2>> view(W);
+  const glora::MatrixX<float> X = glora::MatrixX<float>::Zero(32, 64);
+  CHECK(message_of([&] { view.forward(X); }) == readme_sample("hint"));
+}
+
+TEST_CASE("README: the sample gradients error is the message backward prints", "[docs]") {
+  // The sample: a default-constructed grads for a 128-output layer with a rank-4 A.
+  using Layer = glora::Linear<float, glora::LowRank<4>>;
+  const Layer layer(glora::MatrixX<float>::Zero(128, 8), glora::VectorX<float>::Zero(128));
+  Layer::adapter_type grads;
+  const glora::MatrixX<float> X = glora::MatrixX<float>::Zero(8, 2);
+  const glora::MatrixX<float> dY = glora::MatrixX<float>::Zero(128, 2);
+  CHECK(message_of([&] { layer.backward(X, dY, grads); }) == readme_sample("grads"));
+}
+
+TEST_CASE("README: the sample merge_in_place refusal is the message it prints", "[docs]") {
+  // The sample: a view without a bias whose prompt C is not zero.
+  glora::MatrixX<float> W = glora::MatrixX<float>::Zero(6, 5);
+  glora::LinearView<float, glora::LowRank<2>, glora::None, glora::Vector> view(W);
+  view.adapter().C.value.setOnes();
+  CHECK(message_of([&] { view.merge_in_place(); }) == readme_sample("merge_in_place"));
+}
+
+TEST_CASE("README: the sample optimiser option error is the message it prints", "[docs]") {
+  CHECK(message_of([] { glora::AdamW<float>::Options().beta1(1.5f); }) == readme_sample("adamw"));
+}

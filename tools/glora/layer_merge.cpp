@@ -49,6 +49,8 @@ void merge_rows_by_lines(const unsigned char* rows, io::DType dtype, Eigen::Inde
     for (Eigen::Index byte = 0; byte < bytes; byte += 64) Eigen::internal::prefetch(first + byte);
     Eigen::internal::prefetch(first + bytes - 1);
   };
+  // Terms merged line by line form no product: these buffers stay empty.
+  detail::GemmBuffers<T> no_products;
   // One tile of positions at a time, then its rows: the tile's packed factors stay in cache.
   for (Eigen::Index p0 = 0; p0 < in; p0 += positions) {
     const Eigen::Index w = std::min(positions, in - p0);
@@ -63,7 +65,8 @@ void merge_rows_by_lines(const unsigned char* rows, io::DType dtype, Eigen::Inde
       const Eigen::Index at = (l * in + p0) * size;
       io::decode_values(rows + at, dtype, static_cast<std::size_t>(w), line.data());
       detail::TileMap<T, Eigen::RowMajor> t(line.data(), 1, w, Eigen::OuterStride<>(w));
-      detail::merge_tile<T, Eigen::RowMajor>(ad.A, ad.B, i0 + l, p0, t, t, scratch, tile);
+      detail::merge_tile<T, Eigen::RowMajor>(ad.A, ad.B, i0 + l, p0, t, t, scratch, no_products,
+                                             tile);
       io::encode_values(line.data(), static_cast<std::size_t>(w), dtype, encoded + at);
     }
   }

@@ -446,10 +446,8 @@ void reserve_tiled_scratch(ThreadScratch<T>& scratch, Eigen::Index rows, Eigen::
 /// whole packet of columns or more, few enough for the streaming kernel.
 template <typename T>
 bool has_packet_groups(const GroupedBatch<T>& batch, const ColumnBlock& block) {
-  constexpr Eigen::Index P = Eigen::internal::packet_traits<T>::size;
   for (Eigen::Index g = block.first_group; g < block.end_group; ++g) {
-    const Eigen::Index size = run_in(batch, block, g).size();
-    if (size >= P && size <= tile_stream_cols) return true;
+    if (tile_row_major_cols<T>(run_in(batch, block, g).size()) > 0) return true;
   }
   return false;
 }

@@ -85,6 +85,15 @@ void tile_product_add(const OrderedMap<T, Layout>& W, const Eigen::Ref<const Mat
   }
 }
 
+/// How many of a group's `cols` columns tile_product_add's row-major overload
+/// takes through tile_row_major_add: its whole packets, when the group is
+/// narrow enough for the streaming kernel at all.
+template <typename T>
+Eigen::Index tile_row_major_cols(Eigen::Index cols) {
+  constexpr Eigen::Index P = Eigen::internal::packet_traits<T>::size;
+  return cols <= tile_stream_cols ? cols / P * P : 0;
+}
+
 /// Z += W · S for a row-major tile W in cache, S also given as St = Sᵀ and
 /// the product of its whole packets of columns accumulated in Zt = Zᵀ instead
 /// (tile_row_major_add: no sums across lanes); the other columns, or all of a
@@ -94,7 +103,7 @@ void tile_product_add(const OrderedMap<T, Eigen::RowMajor>& W, const ConstMatrix
                       const ConstMatrixRef<T>& St, MatrixRef<T> Z, MatrixRef<T> Zt,
                       GemmBuffers<T>& gemm) {
   constexpr Eigen::Index P = Eigen::internal::packet_traits<T>::size;
-  const Eigen::Index whole = S.cols() <= tile_stream_cols ? S.cols() / P * P : 0;
+  const Eigen::Index whole = tile_row_major_cols<T>(S.cols());
   if (whole > 0) {
     tile_row_major_add<T>(W.data(), W.outerStride(), W.rows(), W.cols(), St.data(),
                           St.outerStride(), whole / P, Zt.data(), Zt.outerStride());

@@ -229,7 +229,6 @@ TEMPLATE_TEST_CASE("every way to pass a row-major W0 computes the same layer", "
   using T = TestType;
   using Kinds = glora::Linear<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>;
   using View = glora::LinearView<T, LowRank<4>, LowRank<4>, LowRank<4>, Vector, Vector>;
-  std::srand(11);
   const Index m = 67, n = 300;
   const Kinds reference = make_layer<Kinds>(m, n, true, 11);
   const Plain plain = plain_layer(reference);

@@ -75,9 +75,10 @@ struct Dense {
   /// nothing. Safe to call from several threads at once: a call that finds
   /// the workspace in use runs on a temporary one (and allocates); threads
   /// that share a layer should pass their own Workspace to the overload below.
-  /// X and Y are viewed, never copied, as by the GLoRA layers: column-major
-  /// storage (a matrix, Map, Ref, block, or the transpose of a row-major
-  /// batch); other storage fails to compile, saying what to pass.
+  /// X and Y are bound as by the GLoRA layers: column-major storage (a matrix,
+  /// Map, Ref, block, or the transpose of a row-major batch) is viewed, never
+  /// copied, an expression X evaluated once; other storage fails to compile,
+  /// saying what to pass.
   template <typename XD, typename YD>
   void forward(const Eigen::MatrixBase<XD>& X, YD&& Y) const {
     auto lease = workspace_.lease();

@@ -8,7 +8,8 @@
 // Given storage for the gradient, a loss allocates nothing; the gradient may
 // be the output's own storage (the output is read before it is overwritten).
 // A loss reads and writes entry by entry, so every matrix is used in the
-// storage order it has, row-major or column-major, never copied.
+// storage order it has, row-major or column-major; storage is never copied
+// (an expression, such as a product, is evaluated once).
 
 #include <glora/detail/arguments.hpp>
 #include <glora/errors.hpp>

@@ -7,12 +7,13 @@
 // ends each row with one horizontal sum per column of S. From memory that is
 // hidden behind the loads; on a tile in cache it is not (4096 x 11008, batch
 // 16: on the formed tiles, that kernel took 1.27 times the samples of the
-// column-major one). Here a packet holds P columns of S instead: row j of Sᵀ
-// is one packet per P columns, each entry W(i, j) is broadcast and multiplied
-// into it, and the accumulators are rows of Zᵀ, added to it once per row of W.
-// That is the column-major kernel with the roles of W and S exchanged, and it
-// runs through that kernel's own loop (stream.hpp's stream_rows): per entry of
-// W, one multiply-add per packet of columns, and no sums across lanes. The
+// column-major one). Here a packet holds P columns of S instead: row j of S
+// (contiguous, S being given as Sᵀ) is one packet per P columns, each entry
+// W(i, j) is broadcast and multiplied into it, and the accumulators are rows
+// of Z (contiguous in Zᵀ), added to it once per pass over W's row. That is
+// the column-major kernel with the roles of W and S exchanged, and it runs
+// through that kernel's own loop (stream.hpp's stream_rows): per entry of W,
+// one multiply-add per packet of columns, and no sums across lanes. The
 // caller transposes S and Z, once per block of the batch and once per tile of
 // the output: a sliver of the work at the widths it takes.
 
@@ -27,7 +28,7 @@ namespace glora::detail {
 
 /// Rows of W per pass for KP packets of columns: as many as leave room in the
 /// registers for the accumulators, KP packets of S and a broadcast, up to 8.
-/// More rows read each row of Sᵀ fewer times, but at 4096 x 11008, batch 16
+/// More rows read each row of S fewer times, but at 4096 x 11008, batch 16
 /// (one packet), 12 and 16 rows took 1.13 and 1.05 times as long as 8, and 4
 /// rows 1.28 times.
 template <int KP>
@@ -60,8 +61,8 @@ void broadcast_row_passes(const T* w, Eigen::Index ldw, Eigen::Index rows, Eigen
 inline constexpr Eigen::Index tile_row_major_packets = 4;
 
 /// Zᵀ += (W · S)ᵀ for a row-major W (rows x cols, row i at w + i ldw) and S
-/// of `packets` packets of columns, given as Sᵀ (row j at st + j ldst) into Zᵀ
-/// (row i of Z at zt + i ldzt).
+/// of `packets` packets of columns, given as Sᵀ (row j of S at st + j ldst), into
+/// Zᵀ (row i of Z at zt + i ldzt).
 template <typename T>
 void tile_row_major_add(const T* w, Eigen::Index ldw, Eigen::Index rows, Eigen::Index cols,
                         const T* st, Eigen::Index ldst, Eigen::Index packets, T* zt,

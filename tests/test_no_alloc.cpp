@@ -1,10 +1,10 @@
 // forward(X, Y) at a batch size seen before allocates nothing, for every kind
 // of every slot, with and without a frozen bias, over W0 in either storage
 // order, at layer sizes where Eigen's own GEMM would take its packing buffers
-// from the heap, nor do Dense::forward and an adapter bank's mixed batches,
-// the losses into caller storage or an optimiser step after the first;
-// merge_into allocates only its scratch for the call, a few blocks however
-// large the layer. Every heap allocation is counted (heap_counter.hpp).
+// from the heap, nor do Dense's forward and backward, an adapter bank's mixed
+// batches, the losses into caller storage or an optimiser step after the
+// first; merge_into allocates only its scratch for the call, a few blocks
+// however large the layer. Every heap allocation is counted (heap_counter.hpp).
 #include "heap_counter.hpp"
 
 #include <glora/glora.hpp>
@@ -149,20 +149,24 @@ TEST_CASE("losses and optimiser steps allocate nothing in steady state", "[no_al
   CHECK(allocations_during([&] { sgd.step(dense, dense_grads); }) == 0);
 }
 
-TEMPLATE_TEST_CASE("Dense::forward allocates nothing in steady state", "[no_alloc]", float,
-                   double) {
+TEMPLATE_TEST_CASE("Dense::forward and backward allocate nothing in steady state", "[no_alloc]",
+                   float, double) {
   using T = TestType;
   const glora::Dense<T> dense(glora::MatrixX<T>::Random(kOut, kIn),
                               glora::VectorX<T>::Random(kOut));
+  glora::Dense<T> grads(glora::MatrixX<T>::Zero(kOut, kIn), glora::VectorX<T>::Zero(kOut));
   for (Index batch : kBatches) {
     const glora::MatrixX<T> X = glora::MatrixX<T>::Random(kIn, batch);
     glora::MatrixX<T> Y(kOut, batch);
+    glora::MatrixX<T> dX(kIn, batch);
     glora::Workspace<T> workspace;
     dense.forward(X, Y);
     dense.forward(X, Y, workspace);
+    dense.backward(X, Y, grads, dX);
     INFO("batch " << batch);
     CHECK(allocations_during([&] { dense.forward(X, Y); }) == 0);
     CHECK(allocations_during([&] { dense.forward(X, Y, workspace); }) == 0);
+    CHECK(allocations_during([&] { dense.backward(X, Y, grads, dX); }) == 0);
   }
 }
 

@@ -19,15 +19,17 @@ namespace glora {
 namespace detail {
 
 /// Dense's backward past its checks: grad_weight += dY Xᵀ, grad_bias += the
-/// row sums of dY, dX = Wᵀ dY. A template on the scalar type alone, so that
-/// the compiled mode builds its products once.
+/// row sums of dY, dX = Wᵀ dY, the products on kept packing buffers. A
+/// template on the scalar type alone, so that the compiled mode builds its
+/// products once.
 template <typename T>
 void dense_backward(const ConstMatrixRef<T>& W, const ConstMatrixRef<T>& X,
                     const ConstMatrixRef<T>& dY, MatrixRef<T> grad_weight, VectorRef<T> grad_bias,
-                    MatrixRef<T> dX) {
-  grad_weight.noalias() += dY * X.transpose();
+                    MatrixRef<T> dX, GemmBuffers<T>& gemm) {
+  product_add<T>(dY, X.transpose(), grad_weight, gemm);
   grad_bias += dY.rowwise().sum();
-  dX.noalias() = W.transpose() * dY;
+  dX.setZero();
+  product_add<T>(W.transpose(), dY, dX, gemm);
 }
 
 #ifdef GLORA_COMPILED_LIB
@@ -39,7 +41,7 @@ void dense_backward(const ConstMatrixRef<T>& W, const ConstMatrixRef<T>& X,
                                                       std::vector<ThreadScratch<T>>&);        \
   declare void dense_backward<T>(const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,          \
                                  const ConstMatrixRef<T>&, MatrixRef<T>, VectorRef<T>,        \
-                                 MatrixRef<T>);
+                                 MatrixRef<T>, GemmBuffers<T>&);
 GLORA_DENSE_INSTANCES(extern template, float)
 GLORA_DENSE_INSTANCES(extern template, double)
 #endif
@@ -116,7 +118,8 @@ struct Dense {
 
   /// As backward(X, dY, grads), writing dX into caller storage (in x N),
   /// which must not overlap X or dY. X, dY and dX are viewed as forward's X
-  /// and Y are.
+  /// and Y are. Uses the layer's own workspace, as forward(X, Y) does: after
+  /// the first call at a batch size it allocates nothing.
   template <typename XD, typename DYD, typename DXD>
   void backward(const Eigen::MatrixBase<XD>& X, const Eigen::MatrixBase<DYD>& dY, Dense& grads,
                 DXD&& dX) const {
@@ -131,7 +134,11 @@ struct Dense {
     detail::check_shape(where, "grads.weight", grads.weight, out_features(), in_features());
     detail::check_shape(where, "grads.bias", grads.bias, out_features(), 1);
     if (x.cols() == 0) return;  // nothing to add; row views of empty storage offset null
-    detail::dense_backward<T>(weight, x, dy, grads.weight, grads.bias, dx);
+    auto lease = workspace_.lease();
+    std::vector<detail::ThreadScratch<T>>& threads = lease.get().threads;
+    detail::reserve_threads(threads, 1);
+    detail::dense_backward<T>(weight, x, dy, grads.weight, grads.bias, dx,
+                              detail::thread_scratch(threads, 0).gemm);
   }
 
   /// Calls f(name, role, tensor) for "weight" and "bias" (both Role::value),

@@ -19,17 +19,24 @@ namespace glora {
 namespace detail {
 
 /// Dense's backward past its checks: grad_weight += dY Xᵀ, grad_bias += the
-/// row sums of dY, dX = Wᵀ dY, the products on kept packing buffers. A
-/// template on the scalar type alone, so that the compiled mode builds its
-/// products once.
+/// row sums of dY, dX = Wᵀ dY, the products on kept packing buffers and their
+/// rows split between threads (when Eigen runs with OpenMP). A template on
+/// the scalar type alone, so that the compiled mode builds its products once.
 template <typename T>
 void dense_backward(const ConstMatrixRef<T>& W, const ConstMatrixRef<T>& X,
                     const ConstMatrixRef<T>& dY, MatrixRef<T> grad_weight, VectorRef<T> grad_bias,
-                    MatrixRef<T> dX, GemmBuffers<T>& gemm) {
-  product_add<T>(dY, X.transpose(), grad_weight, gemm);
+                    MatrixRef<T> dX, std::vector<ThreadScratch<T>>& scratch) {
+  const int threads = row_threads(double(grad_weight.size()) * double(X.cols()));
+  reserve_threads(scratch, threads);
+  for_row_ranges(grad_weight.rows(), threads, [&](int t, Eigen::Index begin, Eigen::Index end) {
+    product_add<T>(dY.middleRows(begin, end - begin), X.transpose(),
+                   grad_weight.middleRows(begin, end - begin), thread_scratch(scratch, t).gemm);
+  });
   grad_bias += dY.rowwise().sum();
-  dX.setZero();
-  product_add<T>(W.transpose(), dY, dX, gemm);
+  // Wᵀ is W's storage read as a row-major in x out matrix.
+  const OrderedMap<T, Eigen::RowMajor> Wt(W.data(), W.cols(), W.rows(),
+                                          Eigen::OuterStride<>(W.outerStride()));
+  weight_product<T>(Wt, dY, dX, scratch);
 }
 
 #ifdef GLORA_COMPILED_LIB
@@ -41,7 +48,7 @@ void dense_backward(const ConstMatrixRef<T>& W, const ConstMatrixRef<T>& X,
                                                       std::vector<ThreadScratch<T>>&);        \
   declare void dense_backward<T>(const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,          \
                                  const ConstMatrixRef<T>&, MatrixRef<T>, VectorRef<T>,        \
-                                 MatrixRef<T>, GemmBuffers<T>&);
+                                 MatrixRef<T>, std::vector<ThreadScratch<T>>&);
 GLORA_DENSE_INSTANCES(extern template, float)
 GLORA_DENSE_INSTANCES(extern template, double)
 #endif
@@ -118,8 +125,8 @@ struct Dense {
 
   /// As backward(X, dY, grads), writing dX into caller storage (in x N),
   /// which must not overlap X or dY. X, dY and dX are viewed as forward's X
-  /// and Y are. Uses the layer's own workspace, as forward(X, Y) does: after
-  /// the first call at a batch size it allocates nothing.
+  /// and Y are. Uses the layer's own backward workspace, with the contract of
+  /// forward(X, Y): after the first call at a batch size it allocates nothing.
   template <typename XD, typename DYD, typename DXD>
   void backward(const Eigen::MatrixBase<XD>& X, const Eigen::MatrixBase<DYD>& dY, Dense& grads,
                 DXD&& dX) const {
@@ -134,11 +141,8 @@ struct Dense {
     detail::check_shape(where, "grads.weight", grads.weight, out_features(), in_features());
     detail::check_shape(where, "grads.bias", grads.bias, out_features(), 1);
     if (x.cols() == 0) return;  // nothing to add; row views of empty storage offset null
-    auto lease = workspace_.lease();
-    std::vector<detail::ThreadScratch<T>>& threads = lease.get().threads;
-    detail::reserve_threads(threads, 1);
-    detail::dense_backward<T>(weight, x, dy, grads.weight, grads.bias, dx,
-                              detail::thread_scratch(threads, 0).gemm);
+    auto lease = backward_workspace_.lease();
+    detail::dense_backward<T>(weight, x, dy, grads.weight, grads.bias, dx, lease.get().threads);
   }
 
   /// Calls f(name, role, tensor) for "weight" and "bias" (both Role::value),
@@ -161,6 +165,7 @@ struct Dense {
 
  private:
   mutable detail::SharedWorkspace<Workspace<T>> workspace_;
+  mutable detail::SharedWorkspace<Workspace<T>> backward_workspace_;
 };
 
 }  // namespace glora

@@ -13,10 +13,10 @@ namespace glora {
 
 namespace detail {
 
-/// What one thread needs inside a forward: packing buffers for Eigen's GEMM
-/// kernel, a tile of the adapted weight (in the weight's storage order) with
-/// the scratch that forms it, and a tile of the product of W0 and the
-/// right-hand sides.
+/// What one thread needs inside a forward (or Dense's backward): packing
+/// buffers for Eigen's GEMM kernel, a tile of the adapted weight (in the
+/// weight's storage order) with the scratch that forms it, and a tile of the
+/// product of W0 and the right-hand sides.
 template <typename T>
 struct ThreadScratch {
   GemmBuffers<T> gemm;
@@ -29,7 +29,7 @@ struct ThreadScratch {
 }  // namespace detail
 
 /// Scratch for the unmerged forward (Linear::forward, AdapterBank::forward)
-/// and Dense::forward. Its buffers grow to fit the calls seen and are then
+/// and for Dense's forward and backward. Its buffers grow to fit the calls seen and are then
 /// reused, so a forward like one seen before (the batch size and, for a bank,
 /// the keys of its columns) allocates nothing; a smaller one can take another
 /// path with other scratch. One workspace serves one forward at a time.

@@ -50,18 +50,9 @@ void check_same_shape(const char* where, const char* what, const Eigen::EigenBas
                     shape_string(rows, cols) + " (the shape of " + model + ")");
 }
 
-/// What a loss reads (Y, target, logits: any Eigen matrix or expression of
-/// the scalar type T) and writes (its gradient: storage of T that can be
-/// written, in either order). Checked at compile time, each with a message
-/// that says what to pass.
-template <typename T, typename Input>
-void require_loss_input() {
-  static_assert(storage_traits<Input>::matrix,
-                "glora: a loss reads Eigen matrices (Y, target, logits)");
-  static_assert(std::is_same_v<typename storage_traits<Input>::scalar, T>,
-                "glora: a loss's Y and target must hold one scalar type: convert one of them "
-                "(e.g. target.cast<float>())");
-}
+/// What a loss writes, its gradient: storage of T that can be written, in
+/// either order. Checked at compile time, with a message that says what to
+/// pass.
 template <typename T, typename Gradient>
 void require_loss_gradient() {
   using S = storage_traits<Gradient>;
@@ -170,7 +161,9 @@ typename DerivedY::Scalar mean_squared_error(const Eigen::MatrixBase<DerivedY>& 
                                              const Eigen::MatrixBase<DerivedTarget>& target,
                                              Gradient&& dY) {
   using T = typename DerivedY::Scalar;
-  detail::require_loss_input<T, DerivedTarget>();
+  static_assert(std::is_same_v<typename DerivedTarget::Scalar, T>,
+                "glora: a loss's Y and target must hold one scalar type: convert one of them "
+                "(e.g. target.cast<float>())");
   detail::require_loss_gradient<T, Gradient>();
   if constexpr (std::is_same_v<typename DerivedTarget::Scalar, T> &&
                 std::is_same_v<typename detail::storage_traits<Gradient>::scalar, T>) {

@@ -29,10 +29,11 @@ struct ThreadScratch {
 }  // namespace detail
 
 /// Scratch for the unmerged forward (Linear::forward, AdapterBank::forward)
-/// and for Dense's forward and backward. Its buffers grow to fit the calls seen and are then
-/// reused, so a forward like one seen before (the batch size and, for a bank,
-/// the keys of its columns) allocates nothing; a smaller one can take another
-/// path with other scratch. One workspace serves one forward at a time.
+/// and for Dense's forward and backward. Its buffers grow to fit the calls
+/// seen and are then reused, so a forward like one seen before (the batch
+/// size and, for a bank, the keys of its columns) allocates nothing; a smaller
+/// one can take another path with other scratch. One workspace serves one
+/// call at a time.
 ///
 /// Size, for an m x n layer, a batch of N columns in G groups (one per
 /// adapter) and a rank-r A: O(n · (1 + r) · min(N, 256) + (m + n) · G), plus

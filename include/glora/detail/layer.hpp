@@ -142,6 +142,41 @@ void checked_merge_in_place(const Call& where, const FrozenView<T>& base, const 
   kernels.merge(base, merged, storage, b);
 }
 
+// The same entry points with the caller's arguments bound to Eigen::Ref:
+// templates on the scalar and argument types, not on the layer's, so that a
+// program with many layer types binds each kind of argument once.
+
+template <typename T, typename XD, typename YD>
+void bound_forward(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
+                   const AdapterView<const T>& ad, const Eigen::MatrixBase<XD>& X, YD&& Y,
+                   Workspace<T>& workspace) {
+  checked_forward<T>(where, base, kernels, ad, input_ref<T>(X.derived()),
+                     output_ref<T>(std::forward<YD>(Y)), workspace);
+}
+
+template <typename T, typename XD, typename DYD, typename DXD>
+void bound_backward(const Call& where, const FrozenView<T>& base, const AdapterView<const T>& ad,
+                    const AdapterView<T>& grads, const Eigen::MatrixBase<XD>& X,
+                    const Eigen::MatrixBase<DYD>& dY, DXD&& dX, BackwardWorkspace<T>& workspace) {
+  const Eigen::Ref<const MatrixX<T>> x = input_ref<T>(X.derived());
+  const Eigen::Ref<const MatrixX<T>> dy = input_ref<T>(dY.derived());
+  if constexpr (std::is_same_v<plain_t<DXD>, NoInputGradient>) {
+    checked_backward<T>(where, base, ad, grads, x, dy, nullptr, workspace);
+  } else {
+    Eigen::Ref<MatrixX<T>> dx = output_ref<T>(std::forward<DXD>(dX));
+    checked_backward<T>(where, base, ad, grads, x, dy, &dx, workspace);
+  }
+}
+
+template <typename T, typename WD, typename BD>
+void bound_merge(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
+                 const AdapterView<const T>& ad, WD&& W, BD&& b) {
+  require_weight_target<T, WD>();
+  const bool row_major = storage_order_v<plain_t<WD>> == Eigen::RowMajor;
+  checked_merge<T>(where, base, kernels, ad, MergeTarget<T>{W.data(), W.outerStride(), row_major},
+                   W.rows(), W.cols(), output_ref<T>(std::forward<BD>(b)));
+}
+
 /// The shared implementation. Derived names the public type in messages
 /// (Derived::type_name); Frozen holds W0 and b0; Params is the adapter type.
 template <typename Derived, typename T, typename Frozen, typename Params>
@@ -196,11 +231,9 @@ class LayerBase {
   template <typename XD, typename YD>
   void forward(const Eigen::MatrixBase<XD>& X, YD&& Y, Workspace<T>& workspace) const {
     const Call where(Derived::type_name, "forward");
-    const Eigen::Ref<const MatrixX<T>> x = input_ref<T>(X.derived());
-    Eigen::Ref<MatrixX<T>> y = output_ref<T>(std::forward<YD>(Y));
     check_adapter(where);
-    checked_forward<T>(where, frozen_view(frozen_), *frozen_.kernels, adapter_view(adapter_), x, y,
-                       workspace);
+    bound_forward<T>(where, frozen_view(frozen_), *frozen_.kernels, adapter_view(adapter_), X,
+                     std::forward<YD>(Y), workspace);
   }
 
   /// Backpropagates dY = ∂L/∂Y (out x N) for the input X (in x N) that
@@ -233,19 +266,10 @@ class LayerBase {
   void backward(const Eigen::MatrixBase<XD>& X, const Eigen::MatrixBase<DYD>& dY,
                 adapter_type& grads, DXD&& dX, BackwardWorkspace<T>& workspace) const {
     const Call where(Derived::type_name, "backward");
-    const Eigen::Ref<const MatrixX<T>> x = input_ref<T>(X.derived());
-    const Eigen::Ref<const MatrixX<T>> dy = input_ref<T>(dY.derived());
     check_adapter(where);
     check_gradients(where, grads, adapter_, out_features(), in_features());
-    const FrozenView<T> base = frozen_view(frozen_);
-    if constexpr (std::is_same_v<plain_t<DXD>, NoInputGradient>) {
-      checked_backward<T>(where, base, adapter_view(adapter_), gradient_view(grads, adapter_), x,
-                          dy, nullptr, workspace);
-    } else {
-      Eigen::Ref<MatrixX<T>> dx = output_ref<T>(std::forward<DXD>(dX));
-      checked_backward<T>(where, base, adapter_view(adapter_), gradient_view(grads, adapter_), x,
-                          dy, &dx, workspace);
-    }
+    bound_backward<T>(where, frozen_view(frozen_), adapter_view(adapter_),
+                      gradient_view(grads, adapter_), X, dY, std::forward<DXD>(dX), workspace);
   }
 
   /// The merged plain layer: weight W0 + W0 ⊙ A + B, bias b0 + b0 ⊙ D + E + W0 c.
@@ -298,14 +322,10 @@ class LayerBase {
   /// merge_into, its errors naming `call`.
   template <typename WD, typename BD>
   void merge_as(const char* call, WD&& W, BD&& b) const {
-    require_weight_target<T, WD>();
     const Call where(Derived::type_name, call);
-    Eigen::Ref<MatrixX<T>> bias = output_ref<T>(std::forward<BD>(b));
     check_adapter(where);
-    const bool row_major = storage_order_v<plain_t<WD>> == Eigen::RowMajor;
-    checked_merge<T>(where, frozen_view(frozen_), *frozen_.kernels, adapter_view(adapter_),
-                     MergeTarget<T>{W.data(), W.outerStride(), row_major}, W.rows(), W.cols(),
-                     bias);
+    bound_merge<T>(where, frozen_view(frozen_), *frozen_.kernels, adapter_view(adapter_),
+                   std::forward<WD>(W), std::forward<BD>(b));
   }
 
   mutable SharedWorkspace<Workspace<T>> workspace_;

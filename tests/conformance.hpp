@@ -70,7 +70,8 @@ struct Observed {
   glora::MatrixX<T> merged_forward;           // merge().forward(X)
   glora::MatrixX<T> merge_into_W;             // merge_into(W, b), W column-major
   glora::VectorX<T> merge_into_b;             //
-  glora::MatrixX<T> merge_into_rows;          // merge_into(W, b), W row-major
+  glora::RowMajorMatrixX<T> merge_into_rows;  // merge_into(W, b), W row-major
+  glora::VectorX<T> merge_into_rows_b;        //
   glora::MatrixX<T> dX;                       // backward(X, dY, grads, dX)
   glora::DynamicAdapter<T> grads;             //
   glora::DynamicAdapter<T> grads_without_dx;  // backward(X, dY, grads, no_input_gradient)
@@ -78,31 +79,39 @@ struct Observed {
   glora::VectorX<T> bias;                     // bias() after all of the above
 };
 
+/// The destinations of an out x in layer's outputs at batch N, filled with a
+/// value no path gives, so that one left unwritten shows.
+template <class T>
+GLORA_TEST_OUT_OF_LINE Observed<T> unwritten(Index m, Index n, Index N) {
+  Observed<T> got;
+  got.forward_into = glora::MatrixX<T>::Constant(m, N, T(-12345));
+  got.merge_into_W = glora::MatrixX<T>::Constant(m, n, T(-12345));
+  got.merge_into_b = glora::VectorX<T>::Constant(m, T(-12345));
+  got.merge_into_rows = glora::RowMajorMatrixX<T>::Constant(m, n, T(-12345));
+  got.merge_into_rows_b = glora::VectorX<T>::Constant(m, T(-12345));
+  got.dX = glora::MatrixX<T>::Constant(n, N, T(-12345));
+  return got;
+}
+
 /// The layer's outputs for input X (in x N) and output gradient dY (out x N).
+/// Only the layer's own calls are here: this is instantiated for every layer
+/// type, the rest (unwritten) once per scalar type.
 template <class Layer, class T = typename Layer::scalar_type>
 GLORA_TEST_OUT_OF_LINE Observed<T> observe(const Layer& layer, const glora::MatrixX<T>& X,
                                            const glora::MatrixX<T>& dY) {
-  const Index m = layer.out_features(), n = layer.in_features(), N = X.cols();
-  Observed<T> got;
+  Observed<T> got = unwritten<T>(layer.out_features(), layer.in_features(), X.cols());
   got.forward = layer.forward(X);
-  got.forward_into = glora::MatrixX<T>::Constant(m, N, T(-12345));
   layer.forward(X, got.forward_into);
   got.merged = layer.merge();
   got.merged_forward = got.merged.forward(X);
-  got.merge_into_W = glora::MatrixX<T>::Constant(m, n, T(-12345));
-  got.merge_into_b = glora::VectorX<T>::Constant(m, T(-12345));
   layer.merge_into(got.merge_into_W, got.merge_into_b);
-  glora::RowMajorMatrixX<T> rows = glora::RowMajorMatrixX<T>::Constant(m, n, T(-12345));
-  glora::VectorX<T> rows_b(m);
-  layer.merge_into(rows, rows_b);
-  got.merge_into_rows = rows;
+  layer.merge_into(got.merge_into_rows, got.merge_into_rows_b);
   auto grads = glora::zeros_like(layer.adapter());
-  got.dX = glora::MatrixX<T>::Constant(n, N, T(-12345));
   layer.backward(X, dY, grads, got.dX);
   got.grads = stored_tensors(grads);
-  auto grads_only = glora::zeros_like(layer.adapter());
-  layer.backward(X, dY, grads_only, glora::no_input_gradient);
-  got.grads_without_dx = stored_tensors(grads_only);
+  glora::set_zero(grads);
+  layer.backward(X, dY, grads, glora::no_input_gradient);
+  got.grads_without_dx = stored_tensors(grads);
   got.weight = layer.weight();
   got.bias = layer.bias();
   return got;
@@ -182,6 +191,7 @@ std::string difference(const Observed<T>& a, const Observed<T>& b) {
   if (!same(a.merge_into_W, b.merge_into_W)) return "merge_into W";
   if (!same(a.merge_into_b, b.merge_into_b)) return "merge_into b";
   if (!same(a.merge_into_rows, b.merge_into_rows)) return "merge_into row-major W";
+  if (!same(a.merge_into_rows_b, b.merge_into_rows_b)) return "merge_into b (row-major W)";
   if (!same(a.dX, b.dX)) return "backward dX";
   if (!adapter_difference(a.grads, b.grads).empty()) {
     return "backward gradient of " + adapter_difference(a.grads, b.grads);

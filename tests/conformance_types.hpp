@@ -17,55 +17,104 @@
 
 namespace glora_test {
 
-/// Names a layer type to a generic lambda.
-template <class Layer>
-struct tag {
-  using type = Layer;
+/// The random tensors of one comparison: the base, an input and an output gradient.
+template <class T>
+struct Case {
+  glora::MatrixX<T> W0;
+  glora::VectorX<T> b0;
+  glora::MatrixX<T> X;
+  glora::MatrixX<T> dY;
 };
 
+template <class T>
+GLORA_TEST_OUT_OF_LINE Case<T> random_case(std::mt19937& rng, Index m, Index n, Index N) {
+  Case<T> c;
+  c.W0 = random_matrix<T>(rng, m, n);
+  c.b0 = random_vector<T>(rng, m);
+  c.X = random_matrix<T>(rng, n, N);
+  c.dY = random_matrix<T>(rng, m, N);
+  return c;
+}
+
+/// What a compile-time layer gave: its tensors as it was observed, what
+/// observe() saw, and what merge_in_place did.
+template <class T>
+struct CompileTimeSide {
+  glora::DynamicAdapter<T> tensors;
+  Observed<T> observed;
+  InPlace<T> in_place;
+};
+
+/// The part of a comparison that depends on the layer type: only its own calls.
+template <class Layer, class T = typename Layer::scalar_type>
+GLORA_TEST_OUT_OF_LINE CompileTimeSide<T> compile_time_side(Layer& layer, const Case<T>& c,
+                                                            std::mt19937& rng) {
+  fill_random(layer.adapter(), c.W0.rows(), c.W0.cols(), rng);
+  CompileTimeSide<T> side;
+  side.tensors = glora::to_dynamic(layer.adapter());
+  side.observed = observe(layer, c.X, c.dY);
+  side.in_place = merge_in_place(layer, c.X);
+  return side;
+}
+
+/// The run-time layer (of W0's storage order in `rows`: DynamicLinearView over
+/// a row-major copy, else DynamicLinear) set to `config` and the compile-time
+/// side's tensors, against that side; "" when they agree everywhere. With
+/// `rows`, also the viewed storage after merge_in_place against the
+/// compile-time view's (`rows`, `rows_b`).
+template <class T>
+GLORA_TEST_OUT_OF_LINE std::string run_time_difference(const Case<T>& c,
+                                                       const glora::LayerConfig& config,
+                                                       bool with_bias,
+                                                       const CompileTimeSide<T>& fixed,
+                                                       const glora::RowMajorMatrixX<T>* rows,
+                                                       const glora::VectorX<T>* rows_b) {
+  const auto compare = [&](auto& layer) {
+    layer.adapter() = fixed.tensors;
+    std::string why = difference(fixed.observed, observe(layer, c.X, c.dY));
+    if (why.empty()) why = difference(fixed.in_place, merge_in_place(layer, c.X));
+    return why;
+  };
+  if (rows == nullptr) {
+    glora::DynamicLinear<T> dynamic = with_bias ? glora::DynamicLinear<T>(c.W0, c.b0, config)
+                                                : glora::DynamicLinear<T>(c.W0, config);
+    return compare(dynamic);
+  }
+  glora::RowMajorMatrixX<T> dynamic_rows = c.W0;
+  glora::VectorX<T> dynamic_rows_b = c.b0;
+  glora::DynamicLinearView<T> dynamic =
+      with_bias ? glora::DynamicLinearView<T>(dynamic_rows, dynamic_rows_b, config)
+                : glora::DynamicLinearView<T>(dynamic_rows, config);
+  std::string why = compare(dynamic);
+  if (why.empty() && !(*rows == dynamic_rows && *rows_b == dynamic_rows_b)) {
+    why = "the viewed storage";
+  }
+  return why;
+}
+
 /// Both storage orders of one compile-time configuration against the run-time
-/// layer; "" when they agree everywhere, else the first difference.
+/// layer; "" when they agree everywhere, else the first difference. The
+/// layers are built in place from prvalues: these files instantiate 432
+/// layer types, and the less each one pulls in, the less they cost to compile.
 template <class T, class KA, class KB, class KC, class KD, class KE>
 GLORA_TEST_OUT_OF_LINE std::string compare_with_run_time_layer(std::mt19937& rng, Index m, Index n,
                                                                Index N, bool with_bias) {
   constexpr glora::LayerConfig config = glora::config_of<KA, KB, KC, KD, KE>();
-  glora::MatrixX<T> W0 = random_matrix<T>(rng, m, n);
-  glora::VectorX<T> b0 = random_vector<T>(rng, m);
-  const glora::MatrixX<T> X = random_matrix<T>(rng, n, N);
-  const glora::MatrixX<T> dY = random_matrix<T>(rng, m, N);
+  const Case<T> c = random_case<T>(rng, m, n, N);
 
-  // Each layer is built in place from a returned prvalue: these files
-  // instantiate 432 layer types, and the less each one pulls in (no
-  // std::optional around it), the less they cost to compile.
-  const auto make = [&](auto layer_tag, auto& weight, auto& bias, auto... run_time_config) {
-    using Layer = typename decltype(layer_tag)::type;
-    if (with_bias) return Layer(weight, bias, run_time_config...);
-    return Layer(weight, run_time_config...);
-  };
-
-  glora::Linear<T, KA, KB, KC, KD, KE> fixed =
-      make(tag<glora::Linear<T, KA, KB, KC, KD, KE>>{}, W0, b0);
-  glora::DynamicLinear<T> dynamic = make(tag<glora::DynamicLinear<T>>{}, W0, b0, config);
-  fill_random(fixed.adapter(), m, n, rng);
-  dynamic.adapter() = glora::to_dynamic(fixed.adapter());
-  std::string why = difference(observe(fixed, X, dY), observe(dynamic, X, dY));
-  if (!why.empty()) return "column-major: " + why;
-  why = difference(merge_in_place(fixed, X), merge_in_place(dynamic, X));
+  using Fixed = glora::Linear<T, KA, KB, KC, KD, KE>;
+  Fixed fixed = with_bias ? Fixed(c.W0, c.b0) : Fixed(c.W0);
+  std::string why = run_time_difference<T>(c, config, with_bias, compile_time_side(fixed, c, rng),
+                                           nullptr, nullptr);
   if (!why.empty()) return "column-major: " + why;
 
-  glora::RowMajorMatrixX<T> rows = W0, dynamic_rows = W0;
-  glora::VectorX<T> rows_b = b0, dynamic_rows_b = b0;
-  glora::LinearView<T, KA, KB, KC, KD, KE> view =
-      make(tag<glora::LinearView<T, KA, KB, KC, KD, KE>>{}, rows, rows_b);
-  glora::DynamicLinearView<T> dynamic_view =
-      make(tag<glora::DynamicLinearView<T>>{}, dynamic_rows, dynamic_rows_b, config);
-  fill_random(view.adapter(), m, n, rng);
-  dynamic_view.adapter() = glora::to_dynamic(view.adapter());
-  why = difference(observe(view, X, dY), observe(dynamic_view, X, dY));
+  using View = glora::LinearView<T, KA, KB, KC, KD, KE>;
+  glora::RowMajorMatrixX<T> rows = c.W0;
+  glora::VectorX<T> rows_b = c.b0;
+  View view = with_bias ? View(rows, rows_b) : View(rows);
+  why =
+      run_time_difference<T>(c, config, with_bias, compile_time_side(view, c, rng), &rows, &rows_b);
   if (!why.empty()) return "row-major: " + why;
-  why = difference(merge_in_place(view, X), merge_in_place(dynamic_view, X));
-  if (!why.empty()) return "row-major: " + why;
-  if (!(rows == dynamic_rows && rows_b == dynamic_rows_b)) return "row-major: the viewed storage";
   return {};
 }
 

@@ -107,6 +107,7 @@ void check_against_formula(const LayerConfig& config, std::mt19937& rng, Index m
     CHECK(mismatch(got.merge_into_W, exact.W, size.W, tol) == "");
     CHECK(mismatch(got.merge_into_b, exact.b, size.b, tol) == "");
     CHECK(mismatch(got.merge_into_rows, exact.W, size.W, tol) == "");
+    CHECK(mismatch(got.merge_into_rows_b, exact.b, size.b, tol) == "");
     CHECK(got.weight == W0);
     CHECK(got.bias == (with_bias ? b0 : glora::VectorX<T>()));
     // Skipping dX changes only which columns the products have (and so, at

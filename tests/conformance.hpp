@@ -79,17 +79,17 @@ struct Observed {
   glora::VectorX<T> bias;                     // bias() after all of the above
 };
 
-/// The destinations of an out x in layer's outputs at batch N, filled with a
-/// value no path gives, so that one left unwritten shows.
+/// The destinations of an out x in layer's outputs at batch N, filled with
+/// the sentinel, so that one left unwritten shows.
 template <class T>
 GLORA_TEST_OUT_OF_LINE Observed<T> unwritten(Index m, Index n, Index N) {
   Observed<T> got;
-  got.forward_into = glora::MatrixX<T>::Constant(m, N, T(-12345));
-  got.merge_into_W = glora::MatrixX<T>::Constant(m, n, T(-12345));
-  got.merge_into_b = glora::VectorX<T>::Constant(m, T(-12345));
-  got.merge_into_rows = glora::RowMajorMatrixX<T>::Constant(m, n, T(-12345));
-  got.merge_into_rows_b = glora::VectorX<T>::Constant(m, T(-12345));
-  got.dX = glora::MatrixX<T>::Constant(n, N, T(-12345));
+  got.forward_into = glora::MatrixX<T>::Constant(m, N, sentinel<T>());
+  got.merge_into_W = glora::MatrixX<T>::Constant(m, n, sentinel<T>());
+  got.merge_into_b = glora::VectorX<T>::Constant(m, sentinel<T>());
+  got.merge_into_rows = glora::RowMajorMatrixX<T>::Constant(m, n, sentinel<T>());
+  got.merge_into_rows_b = glora::VectorX<T>::Constant(m, sentinel<T>());
+  got.dX = glora::MatrixX<T>::Constant(n, N, sentinel<T>());
   return got;
 }
 

@@ -57,11 +57,12 @@ GLORA_TEST_OUT_OF_LINE CompileTimeSide<T> compile_time_side(Layer& layer, const 
   return side;
 }
 
-/// The run-time layer (of W0's storage order in `rows`: DynamicLinearView over
-/// a row-major copy, else DynamicLinear) set to `config` and the compile-time
-/// side's tensors, against that side; "" when they agree everywhere. With
-/// `rows`, also the viewed storage after merge_in_place against the
-/// compile-time view's (`rows`, `rows_b`).
+/// The run-time layer set to `config` and the compile-time side's tensors,
+/// against that side; "" when they agree everywhere. Without `rows` the side
+/// is a column-major Linear, compared with a DynamicLinear; with it, a
+/// LinearView over `rows` and `rows_b`, compared with a DynamicLinearView over
+/// row-major copies of the base, and the viewed storage after merge_in_place
+/// with the view's.
 template <class T>
 GLORA_TEST_OUT_OF_LINE std::string run_time_difference(const Case<T>& c,
                                                        const glora::LayerConfig& config,
@@ -94,8 +95,8 @@ GLORA_TEST_OUT_OF_LINE std::string run_time_difference(const Case<T>& c,
 
 /// Both storage orders of one compile-time configuration against the run-time
 /// layer; "" when they agree everywhere, else the first difference. The
-/// layers are built in place from prvalues: these files instantiate 432
-/// layer types, and the less each one pulls in, the less they cost to compile.
+/// layers are built with ?: rather than in a std::optional, which would be
+/// instantiated for each of the 432 layer types these files compile.
 template <class T, class KA, class KB, class KC, class KD, class KE>
 GLORA_TEST_OUT_OF_LINE std::string compare_with_run_time_layer(std::mt19937& rng, Index m, Index n,
                                                                Index N, bool with_bias) {

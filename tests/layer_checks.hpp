@@ -23,13 +23,6 @@
 
 namespace glora_test {
 
-// A value no correct computation produces here: marks storage that the
-// library is expected to overwrite (or, in the error tests, to leave alone).
-template <class T>
-constexpr T sentinel() {
-  return T(-12345.0);
-}
-
 // What one layer gave through each public path.
 template <class T>
 struct Observed {

@@ -45,6 +45,13 @@ using Real = long double;
 using RealMatrix = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic>;
 using RealVector = Eigen::Matrix<Real, Eigen::Dynamic, 1>;
 
+// A value no correct computation produces here: marks storage that the
+// library is expected to overwrite (or, in the error tests, to leave alone).
+template <class T>
+constexpr T sentinel() {
+  return T(-12345.0);
+}
+
 // ---------------------------------------------------------------- kinds
 
 template <class K>

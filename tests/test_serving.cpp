@@ -28,11 +28,6 @@ using glora_test::Real;
 using glora_test::RealMatrix;
 using glora_test::Reference;
 
-/// A value no correct computation gives here: marks storage that must be
-/// overwritten, or left alone.
-template <typename T>
-constexpr T sentinel = T(-12345);
-
 /// The frozen base of a test: W0 (col-major copy, for the formula) and b0.
 template <typename T>
 struct Base {
@@ -133,7 +128,7 @@ void check_bank(Bank& bank, const Base<T>& base, std::mt19937& rng) {
     const auto N = Index(keys.size());
     INFO("batch of " << N << " columns, first key \"" << keys[0] << "\"");
     const glora::MatrixX<T> X = glora_test::random_matrix<T>(rng, n, N);
-    glora::MatrixX<T> Y = glora::MatrixX<T>::Constant(m, N, sentinel<T>);
+    glora::MatrixX<T> Y = glora::MatrixX<T>::Constant(m, N, glora_test::sentinel<T>());
     bank.forward(X, keys, Y);
     CHECK(batch_mismatch(X, Y, keys, expected) == "");
     // The same columns through a Linear each (the base's through a zero adapter).
@@ -307,7 +302,7 @@ TEST_CASE("bank errors name the call, the key or the shapes, and change nothing"
   glora::AdapterBank<Full> bank(W0);
   bank.add("a", random_adapter(rng));
   const glora::MatrixX<float> X = glora_test::random_matrix<float>(rng, 6, 3);
-  glora::MatrixX<float> Y = glora::MatrixX<float>::Constant(9, 3, sentinel<float>);
+  glora::MatrixX<float> Y = glora::MatrixX<float>::Constant(9, 3, glora_test::sentinel<float>());
   const glora::MatrixX<float> untouched = Y;
 
   SECTION("a key without an adapter, Y untouched") {

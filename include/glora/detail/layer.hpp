@@ -142,10 +142,12 @@ void checked_merge_in_place(const Call& where, const FrozenView<T>& base, const 
   kernels.merge(base, merged, storage, b);
 }
 
-// The same entry points with the caller's arguments bound to Eigen::Ref:
-// templates on the scalar and argument types, not on the layer's, so that a
-// program with many layer types binds each kind of argument once.
+// The layers' calls reach the entry points above through these, which bind
+// the caller's arguments to Eigen::Ref. They are templates on the scalar and
+// argument types, not on the layer's: a program with many layer types
+// compiles each binding once.
 
+/// forward's X and Y bound, then checked_forward.
 template <typename T, typename XD, typename YD>
 void bound_forward(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
                    const AdapterView<const T>& ad, const Eigen::MatrixBase<XD>& X, YD&& Y,
@@ -154,6 +156,7 @@ void bound_forward(const Call& where, const FrozenView<T>& base, const Kernels<T
                      output_ref<T>(std::forward<YD>(Y)), workspace);
 }
 
+/// backward's X, dY and dX (or NoInputGradient) bound, then checked_backward.
 template <typename T, typename XD, typename DYD, typename DXD>
 void bound_backward(const Call& where, const FrozenView<T>& base, const AdapterView<const T>& ad,
                     const AdapterView<T>& grads, const Eigen::MatrixBase<XD>& X,
@@ -168,6 +171,7 @@ void bound_backward(const Call& where, const FrozenView<T>& base, const AdapterV
   }
 }
 
+/// merge_into's W (either storage order) and b bound, then checked_merge.
 template <typename T, typename WD, typename BD>
 void bound_merge(const Call& where, const FrozenView<T>& base, const Kernels<T>& kernels,
                  const AdapterView<const T>& ad, WD&& W, BD&& b) {

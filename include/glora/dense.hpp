@@ -33,10 +33,7 @@ void dense_backward(const ConstMatrixRef<T>& W, const ConstMatrixRef<T>& X,
                    grad_weight.middleRows(begin, end - begin), thread_scratch(scratch, t).gemm);
   });
   grad_bias += dY.rowwise().sum();
-  // Wᵀ is W's storage read as a row-major in x out matrix.
-  const OrderedMap<T, Eigen::RowMajor> Wt(W.data(), W.cols(), W.rows(),
-                                          Eigen::OuterStride<>(W.outerStride()));
-  weight_product<T>(Wt, dY, dX, scratch);
+  weight_product<T>(ordered_map(W.transpose()), dY, dX, scratch);  // W's storage, read row-major
 }
 
 #ifdef GLORA_COMPILED_LIB
@@ -107,9 +104,7 @@ struct Dense {
     detail::check_shape("glora::Dense::forward", "Y", y, out_features(), x.cols());
     if (x.cols() == 0) return;
     y.colwise() = bias;  // the product adds to it: one pass over Y fewer than adding it after
-    const detail::OrderedMap<T, Eigen::ColMajor> W(weight.data(), weight.rows(), weight.cols(),
-                                                   Eigen::OuterStride<>(weight.outerStride()));
-    detail::weight_product_add<T>(W, x, y, workspace.threads);
+    detail::weight_product_add<T>(detail::ordered_map(weight), x, y, workspace.threads);
   }
 
   /// Backpropagates dY (out x N, the gradient of the loss w.r.t. Y) through

@@ -15,6 +15,8 @@
 // magnitudes of the terms that make it up; a correct float/double evaluation
 // in any order stays within (a few ulps x number of terms) x that magnitude,
 // which is what the comparisons below use as the error bound.
+//
+// What depends on no type is compiled once, in reference_formula.cpp.
 #ifndef GLORA_TESTS_REFERENCE_FORMULA_HPP
 #define GLORA_TESTS_REFERENCE_FORMULA_HPP
 
@@ -97,10 +99,8 @@ const char* kind_name() {
   }
 }
 
-GLORA_TEST_OUT_OF_LINE inline std::string config_name(const char* a, const char* b, const char* c,
-                                                      const char* d, const char* e) {
-  return std::string("A=") + a + " B=" + b + " C=" + c + " D=" + d + " E=" + e;
-}
+/// "A=... B=... C=... D=... E=...".
+std::string config_name(const char* a, const char* b, const char* c, const char* d, const char* e);
 
 template <class KA, class KB, class KC, class KD, class KE>
 std::string config_name() {
@@ -251,35 +251,13 @@ SlotTensors slot_tensors(const glora::DynamicAdapter<T>& a, glora::Slot s, glora
 
 // Entry (i, j) of the value a slot stands for: A or B as the full m x n matrix
 // in W = W0 + W0 (.) A + B (j = 0 for c and for D, E).
-GLORA_TEST_OUT_OF_LINE inline Real slot_entry(const SlotTensors& s, Index i, Index j) {
-  switch (s.choice.kind) {
-    case glora::Kind::scalar: return s.down(0, 0);  // X[i][j] = s
-    case glora::Kind::vector: return s.down(i, 0);  // X[i][j] = v[i]
-    case glora::Kind::low_rank: {
-      Real v = 0;
-      for (Index k = 0; k < s.choice.rank; ++k) v += s.down(i, k) * s.up(k, j);  // down . up
-      return v;
-    }
-    case glora::Kind::none: return 0;
-  }
-  return 0;
-}
+Real slot_entry(const SlotTensors& s, Index i, Index j);
 
-GLORA_TEST_OUT_OF_LINE inline RealMatrix full_weight_support(const SlotTensors& s, Index m,
-                                                             Index n) {
-  RealMatrix full(m, n);
-  for (Index i = 0; i < m; ++i) {
-    for (Index j = 0; j < n; ++j) full(i, j) = slot_entry(s, i, j);
-  }
-  return full;
-}
+/// A or B as the full m x n matrix.
+RealMatrix full_weight_support(const SlotTensors& s, Index m, Index n);
 
-// c (n entries), or D or E (m entries).
-GLORA_TEST_OUT_OF_LINE inline RealVector full_vector_support(const SlotTensors& s, Index size) {
-  RealVector full(size);
-  for (Index i = 0; i < size; ++i) full(i) = slot_entry(s, i, 0);
-  return full;
-}
+/// c (n entries), or D or E (m entries).
+RealVector full_vector_support(const SlotTensors& s, Index size);
 
 // ------------------------------------------------------------ the layer
 
@@ -287,22 +265,9 @@ struct Reference {
   RealMatrix W;  // m x n
   RealVector b;  // m
 
-  // y = W x + b, column by column: each y starts at b and adds W's columns in
-  // order, through plain pointers (Eigen's element access is slow in the
-  // unoptimised sanitizer build, where this is most of a test's time).
-  GLORA_TEST_OUT_OF_LINE RealMatrix forward(const RealMatrix& X) const {
-    const Index m = W.rows(), n = W.cols();
-    RealMatrix Y = b.replicate(1, X.cols());
-    for (Index k = 0; k < X.cols(); ++k) {
-      Real* y = Y.col(k).data();
-      for (Index j = 0; j < n; ++j) {
-        const Real x = X(j, k);
-        const Real* w = W.col(j).data();
-        for (Index i = 0; i < m; ++i) y[i] += w[i] * x;
-      }
-    }
-    return Y;
-  }
+  /// y = W x + b for each column x of X: each y starts at b and adds W's
+  /// columns in order.
+  RealMatrix forward(const RealMatrix& X) const;
 };
 
 // The full values of the five supports (A, B: m x n; c: n; D, E: m).
@@ -314,11 +279,8 @@ struct Supports {
   RealVector E;
 };
 
-inline Supports expand(const SlotTensors& A, const SlotTensors& B, const SlotTensors& C,
-                       const SlotTensors& D, const SlotTensors& E, Index m, Index n) {
-  return {full_weight_support(A, m, n), full_weight_support(B, m, n), full_vector_support(C, n),
-          full_vector_support(D, m), full_vector_support(E, m)};
-}
+Supports expand(const SlotTensors& A, const SlotTensors& B, const SlotTensors& C,
+                const SlotTensors& D, const SlotTensors& E, Index m, Index n);
 
 // A compile-time adapter's supports, after checking that the stored shapes
 // are the spec's.
@@ -344,30 +306,7 @@ Supports expand(const glora::DynamicAdapter<T>& a, const glora::LayerConfig& con
 
 // W = W0 + W0 (.) A + B;  b = b0 + b0 (.) D + E + W0 c  (b0 == nullptr: the
 // layer has no bias, b = E + W0 c).
-inline Reference combine(const RealMatrix& W0, const RealVector* b0, const Supports& s) {
-  const Index m = W0.rows();
-  const Index n = W0.cols();
-  Reference r;
-  r.W.resize(m, n);
-  for (Index i = 0; i < m; ++i) {
-    for (Index j = 0; j < n; ++j) {
-      r.W(i, j) = W0(i, j) + W0(i, j) * s.A(i, j) + s.B(i, j);
-    }
-  }
-  r.b.resize(m);
-  for (Index i = 0; i < m; ++i) {
-    Real W0c = 0;
-    for (Index j = 0; j < n; ++j) {
-      W0c += W0(i, j) * s.c(j);
-    }
-    if (b0 != nullptr) {
-      r.b(i) = (*b0)(i) + (*b0)(i)*s.D(i) + s.E(i) + W0c;
-    } else {
-      r.b(i) = s.E(i) + W0c;  // no bias: D has no effect
-    }
-  }
-  return r;
-}
+Reference combine(const RealMatrix& W0, const RealVector* b0, const Supports& s);
 
 // The merged layer W, b for frozen W0 (m x n), optional b0 (nullptr: the
 // layer has no bias) and the adapter's tensors.

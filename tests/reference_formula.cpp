@@ -103,4 +103,32 @@ Reference combine(const RealMatrix& W0, const RealVector* b0, const Supports& s)
   return r;
 }
 
+std::string real_mismatch(const RealMatrix& actual, const RealMatrix& expected,
+                          const RealMatrix& magnitude, Real tol) {
+  std::ostringstream msg;
+  if (actual.rows() != expected.rows() || actual.cols() != expected.cols()) {
+    msg << "shape " << actual.rows() << " x " << actual.cols() << ", expected " << expected.rows()
+        << " x " << expected.cols();
+    return msg.str();
+  }
+  for (Index j = 0; j < expected.cols(); ++j) {
+    for (Index i = 0; i < expected.rows(); ++i) {
+      const Real a = actual(i, j);
+      const Real e = expected(i, j);
+      if (!(std::fabs(a - e) <= tol * magnitude(i, j))) {
+        msg.precision(10);
+        msg << "entry (" << i << ", " << j << ") is " << a << ", expected " << e << " (bound "
+            << tol * magnitude(i, j) << ")";
+        return msg.str();
+      }
+    }
+  }
+  return {};
+}
+
+template glora::MatrixX<float> random_matrix<float>(std::mt19937&, Index, Index);
+template glora::MatrixX<double> random_matrix<double>(std::mt19937&, Index, Index);
+template glora::VectorX<float> random_vector<float>(std::mt19937&, Index);
+template glora::VectorX<double> random_vector<double>(std::mt19937&, Index);
+
 }  // namespace glora_test

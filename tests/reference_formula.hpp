@@ -343,29 +343,14 @@ constexpr Real tolerance() {
 
 // "" when `actual` has the shape of `expected` and every entry is within
 // tol * magnitude of it; otherwise a description of the first mismatch.
+std::string real_mismatch(const RealMatrix& actual, const RealMatrix& expected,
+                          const RealMatrix& magnitude, Real tol);
+
+/// real_mismatch of any float or double matrix (its values are exact in long double).
 template <class Derived>
-GLORA_TEST_OUT_OF_LINE std::string mismatch(const Eigen::MatrixBase<Derived>& actual,
-                                            const RealMatrix& expected, const RealMatrix& magnitude,
-                                            Real tol) {
-  std::ostringstream msg;
-  if (actual.rows() != expected.rows() || actual.cols() != expected.cols()) {
-    msg << "shape " << actual.rows() << " x " << actual.cols() << ", expected " << expected.rows()
-        << " x " << expected.cols();
-    return msg.str();
-  }
-  for (Index j = 0; j < expected.cols(); ++j) {
-    for (Index i = 0; i < expected.rows(); ++i) {
-      const Real a = static_cast<Real>(actual(i, j));
-      const Real e = expected(i, j);
-      if (!(std::fabs(a - e) <= tol * magnitude(i, j))) {
-        msg.precision(10);
-        msg << "entry (" << i << ", " << j << ") is " << a << ", expected " << e << " (bound "
-            << tol * magnitude(i, j) << ")";
-        return msg.str();
-      }
-    }
-  }
-  return {};
+std::string mismatch(const Eigen::MatrixBase<Derived>& actual, const RealMatrix& expected,
+                     const RealMatrix& magnitude, Real tol) {
+  return real_mismatch(actual.template cast<Real>(), expected, magnitude, tol);
 }
 
 // ------------------------------------------------------- random tensors
@@ -379,8 +364,9 @@ T nonzero(std::mt19937& rng) {
   return static_cast<T>(negative(rng) ? -v : v);
 }
 
+/// A matrix or vector of nonzero values, drawn column by column.
 template <class T>
-GLORA_TEST_OUT_OF_LINE glora::MatrixX<T> random_matrix(std::mt19937& rng, Index rows, Index cols) {
+glora::MatrixX<T> random_matrix(std::mt19937& rng, Index rows, Index cols) {
   glora::MatrixX<T> M(rows, cols);
   for (Index j = 0; j < cols; ++j) {
     for (Index i = 0; i < rows; ++i) {
@@ -391,13 +377,19 @@ GLORA_TEST_OUT_OF_LINE glora::MatrixX<T> random_matrix(std::mt19937& rng, Index 
 }
 
 template <class T>
-GLORA_TEST_OUT_OF_LINE glora::VectorX<T> random_vector(std::mt19937& rng, Index size) {
+glora::VectorX<T> random_vector(std::mt19937& rng, Index size) {
   glora::VectorX<T> v(size);
   for (Index i = 0; i < size; ++i) {
     v(i) = nonzero<T>(rng);
   }
   return v;
 }
+
+// Instantiated in reference_formula.cpp.
+extern template glora::MatrixX<float> random_matrix<float>(std::mt19937&, Index, Index);
+extern template glora::MatrixX<double> random_matrix<double>(std::mt19937&, Index, Index);
+extern template glora::VectorX<float> random_vector<float>(std::mt19937&, Index);
+extern template glora::VectorX<double> random_vector<double>(std::mt19937&, Index);
 
 template <class T, class K, class Support>
 GLORA_TEST_OUT_OF_LINE void fill_slot(Support& s, std::mt19937& rng) {

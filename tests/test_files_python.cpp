@@ -81,7 +81,7 @@ TEST_CASE("python: a glora adapter file written with NumPy loads and gives NumPy
   CHECK(error_of(l_proj, proj) < 1e-5);   // F16 supernet tensors sliced, float layer
   CHECK(error_of(l_head, head) < 1e-12);  // BF16 tensors, double layer without a bias
   // The control: the frozen layers alone do not give these outputs.
-  const Eigen::MatrixXd frozen = (qkv.W0 * qkv.X).colwise() + qkv.b0;
+  const Eigen::MatrixXd frozen = qkv.W0.lazyProduct(qkv.X).colwise() + qkv.b0;
   CHECK(relative_error(frozen, qkv.Y) > 1e-2);
 
   // Without glora.shapes the reader takes out and in from the tensors that fix them.

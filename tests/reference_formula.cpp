@@ -3,6 +3,9 @@
 // the long-double products below are most of the larger tests' time.
 #include "reference_formula.hpp"
 
+#include <stdexcept>
+#include <string>
+
 namespace glora_test {
 
 std::string config_name(const char* a, const char* b, const char* c, const char* d, const char* e) {
@@ -43,6 +46,10 @@ RealMatrix Reference::forward(const RealMatrix& X) const {
   // fraction of the loads and stores (long double arithmetic does not
   // vectorise, and under the sanitizers every memory access is checked).
   const Index m = W.rows(), n = W.cols();
+  if (X.rows() != n) {
+    throw std::logic_error("Reference::forward: X has " + std::to_string(X.rows()) +
+                           " rows, W has " + std::to_string(n) + " columns");
+  }
   RealMatrix Y = b.replicate(1, X.cols());
   for (Index k = 0; k < X.cols(); ++k) {
     Real* y = Y.col(k).data();

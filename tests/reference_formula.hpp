@@ -99,7 +99,7 @@ const char* kind_name() {
   }
 }
 
-/// "A=... B=... C=... D=... E=...".
+// "A=... B=... C=... D=... E=...".
 std::string config_name(const char* a, const char* b, const char* c, const char* d, const char* e);
 
 template <class KA, class KB, class KC, class KD, class KE>
@@ -253,10 +253,10 @@ SlotTensors slot_tensors(const glora::DynamicAdapter<T>& a, glora::Slot s, glora
 // in W = W0 + W0 (.) A + B (j = 0 for c and for D, E).
 Real slot_entry(const SlotTensors& s, Index i, Index j);
 
-/// A or B as the full m x n matrix.
+// A or B as the full m x n matrix.
 RealMatrix full_weight_support(const SlotTensors& s, Index m, Index n);
 
-/// c (n entries), or D or E (m entries).
+// c (n entries), or D or E (m entries).
 RealVector full_vector_support(const SlotTensors& s, Index size);
 
 // ------------------------------------------------------------ the layer
@@ -265,8 +265,8 @@ struct Reference {
   RealMatrix W;  // m x n
   RealVector b;  // m
 
-  /// y = W x + b for each column x of X: each y starts at b and adds W's
-  /// columns in order.
+  // y = W x + b for each column x of X (X.rows() == W.cols(), else
+  // std::logic_error): each y starts at b and adds W's columns in order.
   RealMatrix forward(const RealMatrix& X) const;
 };
 
@@ -346,7 +346,7 @@ constexpr Real tolerance() {
 std::string real_mismatch(const RealMatrix& actual, const RealMatrix& expected,
                           const RealMatrix& magnitude, Real tol);
 
-/// real_mismatch of any float or double matrix (its values are exact in long double).
+// real_mismatch of any float or double matrix (its values are exact in long double).
 template <class Derived>
 std::string mismatch(const Eigen::MatrixBase<Derived>& actual, const RealMatrix& expected,
                      const RealMatrix& magnitude, Real tol) {
@@ -364,7 +364,7 @@ T nonzero(std::mt19937& rng) {
   return static_cast<T>(negative(rng) ? -v : v);
 }
 
-/// A matrix or vector of nonzero values, drawn column by column.
+// A matrix or vector of nonzero values, drawn column by column.
 template <class T>
 glora::MatrixX<T> random_matrix(std::mt19937& rng, Index rows, Index cols) {
   glora::MatrixX<T> M(rows, cols);

@@ -1,6 +1,6 @@
 // The adapter bank (include/glora/serving.hpp): a mixed batch gives, column by
 // column, what the formula gives for that column's adapter (docs/contract.md,
-// "The layer", evaluated plainly in reference_formula.hpp) and what a Linear
+// "The layer", evaluated plainly by reference_formula.hpp/.cpp) and what a Linear
 // holding that adapter gives; adding, replacing and removing adapters, merging
 // one on demand, memory accounting, and the errors, whole.
 #include "reference_formula.hpp"

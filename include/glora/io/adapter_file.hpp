@@ -16,6 +16,7 @@
 #include <glora/io/adapter_set.hpp>
 #include <glora/io/file_error.hpp>
 #include <glora/io/layer_tensors.hpp>
+#include <glora/io/linkage.hpp>
 #include <glora/io/load.hpp>
 #include <glora/io/safetensors_file.hpp>
 #include <glora/io/safetensors_header.hpp>
@@ -47,30 +48,7 @@ class AdapterFile {
   explicit AdapterFile(const std::string& path, MapOptions map = {true})
       : AdapterFile(SafetensorsFile(path, map)) {}
 
-  explicit AdapterFile(SafetensorsFile file) : file_(std::move(file)) {
-    const std::string& path = file_.path();
-    const std::string* format = file_.find_metadata(format_key);
-    if (format == nullptr || *format != "glora") {
-      detail::fail(path, format ? "not a glora adapter file: __metadata__ \"format\" is \"" +
-                                      *format + "\", expected \"glora\""
-                                : "not a glora adapter file: __metadata__ has no \"format\"");
-    }
-    const std::string* version = file_.find_metadata(version_key);
-    if (version == nullptr) detail::fail(path, "__metadata__ has no \"glora.version\"");
-    if (*version != "1") {
-      detail::fail(path,
-                   "glora.version \"" + *version + "\" is not supported (this reader reads 1)");
-    }
-    read_config();
-    read_shapes();
-    for (LayerTensors& layer : layers_) {
-      for (std::size_t k = 0; k < 8; ++k) {
-        layer.names[k] = layer.name + "." + part_names[k];
-        layer.tensors[k] = file_.find(layer.names[k]);
-      }
-      check_layer(path, layer);
-    }
-  }
+  explicit AdapterFile(SafetensorsFile file);
 
   const std::string& path() const { return file_.path(); }
   const SafetensorsFile& safetensors() const { return file_; }
@@ -89,97 +67,14 @@ class AdapterFile {
   }
 
  private:
-  nlohmann::json metadata_json(const char* key, bool required) const {
-    const std::string* text = file_.find_metadata(key);
-    if (text == nullptr) {
-      if (required) detail::fail(path(), std::string("__metadata__ has no \"") + key + "\"");
-      return nullptr;
-    }
-    const std::string what = std::string("__metadata__ \"") + key + "\"";
-    nlohmann::json json =
-        detail::parse_strict_json(path(), what, text->data(), text->data() + text->size());
-    if (!json.is_object()) {
-      detail::fail(path(), what + " is " + std::string(json.type_name()) + ", not a JSON object");
-    }
-    return json;
-  }
+  nlohmann::json metadata_json(const char* key, bool required) const;
 
   /// One layer's {"A": "LoRA_4", ...}: each slot once, spelled as the reference does.
-  LayerConfig read_layer_config(const std::string& where, const nlohmann::json& slots) const {
-    LayerConfig config;
-    bool seen[5] = {false, false, false, false, false};
-    for (const auto& slot : slots.items()) {
-      const std::string& key = slot.key();
-      if (key.size() != 1 || key[0] < 'A' || key[0] > 'E') {
-        detail::fail(path(), where + ": unknown slot " + detail::quote(key) +
-                                 " (the slots are A, B, C, D and E)");
-      }
-      const Slot s = all_slots[static_cast<std::size_t>(key[0] - 'A')];
-      if (!slot.value().is_string()) {
-        detail::fail(path(), where + ": slot " + key + " is " +
-                                 std::string(slot.value().type_name()) + ", not a string");
-      }
-      try {
-        config[s] = parse_choice(s, slot.value().get<std::string>());
-      } catch (const config_error& e) {
-        const std::string what = e.what();
-        detail::fail(path(),
-                     where + ": " + (what.rfind("glora: ", 0) == 0 ? what.substr(7) : what));
-      }
-      seen[static_cast<std::size_t>(key[0] - 'A')] = true;
-    }
-    for (const Slot s : all_slots) {
-      if (!seen[static_cast<int>(s)]) {
-        detail::fail(path(), where + ": slot " + slot_letter(s) +
-                                 " is missing (a config names all of A, B, C, D and E)");
-      }
-    }
-    return config;
-  }
+  LayerConfig read_layer_config(const std::string& where, const nlohmann::json& slots) const;
 
-  void read_config() {
-    const nlohmann::json config = metadata_json(config_key, true);
-    for (const auto& item : config.items()) {
-      const std::string where = "__metadata__ \"glora.config\": layer " + detail::quote(item.key());
-      if (!item.value().is_object()) {
-        detail::fail(path(), where + " is " + std::string(item.value().type_name()) +
-                                 ", not an object of slots");
-      }
-      LayerTensors layer;
-      layer.name = item.key();
-      layer.config = read_layer_config(where, item.value());
-      layers_.push_back(std::move(layer));
-    }
-  }
+  void read_config();
 
-  void read_shapes() {
-    const nlohmann::json shapes = metadata_json(shapes_key, false);
-    if (shapes.is_null()) return;
-    for (const auto& item : shapes.items()) {
-      const nlohmann::json& v = item.value();
-      const auto fits = [](const nlohmann::json& x) {
-        return x.is_number_unsigned() && x.get<std::uint64_t>() <= (1ull << 62);
-      };
-      if (!v.is_array() || v.size() != 2 || !fits(v[0]) || !fits(v[1])) {
-        detail::fail(path(), "__metadata__ \"glora.shapes\": layer " + detail::quote(item.key()) +
-                                 " is not [out, in] (two non-negative integers)");
-      }
-      LayerTensors* layer = nullptr;
-      for (LayerTensors& l : layers_) layer = l.name == item.key() ? &l : layer;
-      if (layer == nullptr) {
-        detail::fail(path(), "__metadata__ \"glora.shapes\" names layer " +
-                                 detail::quote(item.key()) + ", which glora.config does not");
-      }
-      layer->out = static_cast<Eigen::Index>(v[0].get<std::uint64_t>());
-      layer->in = static_cast<Eigen::Index>(v[1].get<std::uint64_t>());
-    }
-    for (const LayerTensors& l : layers_) {
-      if (l.out < 0) {
-        detail::fail(path(), "__metadata__ \"glora.shapes\" has no entry for layer " +
-                                 detail::quote(l.name));
-      }
-    }
-  }
+  void read_shapes();
 
   SafetensorsFile file_;
   std::vector<LayerTensors> layers_;
@@ -195,8 +90,144 @@ struct SaveOptions {
 /// previous file stays whole if anything fails. Throws shape_error for an
 /// adapter whose tensors do not fit its layer, std::invalid_argument for a
 /// reserved metadata key, file_error when the file cannot be written.
-inline void save_adapters(const std::string& path, const AdapterSet& layers,
-                          const SaveOptions& options = {}) {
+GLORA_IO_INLINE void save_adapters(const std::string& path, const AdapterSet& layers,
+                                   const SaveOptions& options = {});
+
+/// Loads every layer of `layers` from the glora adapter file `file`: each
+/// must be in the file (unless options.partial), with the kinds of a
+/// compile-time layer and the layer's out x in. Everything is checked before
+/// any adapter changes. Throws file_error naming the file, the layer and
+/// the difference.
+GLORA_IO_INLINE void load_adapters(const AdapterFile& file, AdapterSet& layers,
+                                   const LoadOptions& options = {});
+
+/// Opens `path` as a glora adapter file and loads `layers` from it.
+GLORA_IO_INLINE void load_adapters(const std::string& path, AdapterSet& layers,
+                                   const LoadOptions& options = {});
+
+}  // namespace glora::io
+
+// The definitions of the functions declared above (see linkage.hpp).
+#if GLORA_IO_DEFINE
+namespace glora::io {
+
+GLORA_IO_INLINE AdapterFile::AdapterFile(SafetensorsFile file) : file_(std::move(file)) {
+  const std::string& path = file_.path();
+  const std::string* format = file_.find_metadata(format_key);
+  if (format == nullptr || *format != "glora") {
+    detail::fail(path, format ? "not a glora adapter file: __metadata__ \"format\" is \"" +
+                                    *format + "\", expected \"glora\""
+                              : "not a glora adapter file: __metadata__ has no \"format\"");
+  }
+  const std::string* version = file_.find_metadata(version_key);
+  if (version == nullptr) detail::fail(path, "__metadata__ has no \"glora.version\"");
+  if (*version != "1") {
+    detail::fail(path, "glora.version \"" + *version + "\" is not supported (this reader reads 1)");
+  }
+  read_config();
+  read_shapes();
+  for (LayerTensors& layer : layers_) {
+    for (std::size_t k = 0; k < 8; ++k) {
+      layer.names[k] = layer.name + "." + part_names[k];
+      layer.tensors[k] = file_.find(layer.names[k]);
+    }
+    check_layer(path, layer);
+  }
+}
+
+GLORA_IO_INLINE nlohmann::json AdapterFile::metadata_json(const char* key, bool required) const {
+  const std::string* text = file_.find_metadata(key);
+  if (text == nullptr) {
+    if (required) detail::fail(path(), std::string("__metadata__ has no \"") + key + "\"");
+    return nullptr;
+  }
+  const std::string what = std::string("__metadata__ \"") + key + "\"";
+  nlohmann::json json =
+      detail::parse_strict_json(path(), what, text->data(), text->data() + text->size());
+  if (!json.is_object()) {
+    detail::fail(path(), what + " is " + std::string(json.type_name()) + ", not a JSON object");
+  }
+  return json;
+}
+
+GLORA_IO_INLINE LayerConfig AdapterFile::read_layer_config(const std::string& where,
+                                                           const nlohmann::json& slots) const {
+  LayerConfig config;
+  bool seen[5] = {false, false, false, false, false};
+  for (const auto& slot : slots.items()) {
+    const std::string& key = slot.key();
+    if (key.size() != 1 || key[0] < 'A' || key[0] > 'E') {
+      detail::fail(path(), where + ": unknown slot " + detail::quote(key) +
+                               " (the slots are A, B, C, D and E)");
+    }
+    const Slot s = all_slots[static_cast<std::size_t>(key[0] - 'A')];
+    if (!slot.value().is_string()) {
+      detail::fail(path(), where + ": slot " + key + " is " +
+                               std::string(slot.value().type_name()) + ", not a string");
+    }
+    try {
+      config[s] = parse_choice(s, slot.value().get<std::string>());
+    } catch (const config_error& e) {
+      const std::string what = e.what();
+      detail::fail(path(), where + ": " + (what.rfind("glora: ", 0) == 0 ? what.substr(7) : what));
+    }
+    seen[static_cast<std::size_t>(key[0] - 'A')] = true;
+  }
+  for (const Slot s : all_slots) {
+    if (!seen[static_cast<int>(s)]) {
+      detail::fail(path(), where + ": slot " + slot_letter(s) +
+                               " is missing (a config names all of A, B, C, D and E)");
+    }
+  }
+  return config;
+}
+
+GLORA_IO_INLINE void AdapterFile::read_config() {
+  const nlohmann::json config = metadata_json(config_key, true);
+  for (const auto& item : config.items()) {
+    const std::string where = "__metadata__ \"glora.config\": layer " + detail::quote(item.key());
+    if (!item.value().is_object()) {
+      detail::fail(path(), where + " is " + std::string(item.value().type_name()) +
+                               ", not an object of slots");
+    }
+    LayerTensors layer;
+    layer.name = item.key();
+    layer.config = read_layer_config(where, item.value());
+    layers_.push_back(std::move(layer));
+  }
+}
+
+GLORA_IO_INLINE void AdapterFile::read_shapes() {
+  const nlohmann::json shapes = metadata_json(shapes_key, false);
+  if (shapes.is_null()) return;
+  for (const auto& item : shapes.items()) {
+    const nlohmann::json& v = item.value();
+    const auto fits = [](const nlohmann::json& x) {
+      return x.is_number_unsigned() && x.get<std::uint64_t>() <= (1ull << 62);
+    };
+    if (!v.is_array() || v.size() != 2 || !fits(v[0]) || !fits(v[1])) {
+      detail::fail(path(), "__metadata__ \"glora.shapes\": layer " + detail::quote(item.key()) +
+                               " is not [out, in] (two non-negative integers)");
+    }
+    LayerTensors* layer = nullptr;
+    for (LayerTensors& l : layers_) layer = l.name == item.key() ? &l : layer;
+    if (layer == nullptr) {
+      detail::fail(path(), "__metadata__ \"glora.shapes\" names layer " +
+                               detail::quote(item.key()) + ", which glora.config does not");
+    }
+    layer->out = static_cast<Eigen::Index>(v[0].get<std::uint64_t>());
+    layer->in = static_cast<Eigen::Index>(v[1].get<std::uint64_t>());
+  }
+  for (const LayerTensors& l : layers_) {
+    if (l.out < 0) {
+      detail::fail(path(),
+                   "__metadata__ \"glora.shapes\" has no entry for layer " + detail::quote(l.name));
+    }
+  }
+}
+
+GLORA_IO_INLINE void save_adapters(const std::string& path, const AdapterSet& layers,
+                                   const SaveOptions& options) {
   std::map<std::string, std::string> metadata = options.metadata;
   for (const char* key : {format_key, version_key, config_key, shapes_key}) {
     if (metadata.count(key) != 0) {
@@ -254,22 +285,17 @@ inline void save_adapters(const std::string& path, const AdapterSet& layers,
   writer.commit();
 }
 
-/// Loads every layer of `layers` from the glora adapter file `file`: each
-/// must be in the file (unless options.partial), with the kinds of a
-/// compile-time layer and the layer's out x in. Everything is checked before
-/// any adapter changes. Throws file_error naming the file, the layer and
-/// the difference.
-inline void load_adapters(const AdapterFile& file, AdapterSet& layers,
-                          const LoadOptions& options = {}) {
+GLORA_IO_INLINE void load_adapters(const AdapterFile& file, AdapterSet& layers,
+                                   const LoadOptions& options) {
   detail::load_entries(
       file.safetensors(), layers,
       [&file](const AdapterEntry& entry) { return file.find(entry.name); }, options);
 }
 
-/// Opens `path` as a glora adapter file and loads `layers` from it.
-inline void load_adapters(const std::string& path, AdapterSet& layers,
-                          const LoadOptions& options = {}) {
+GLORA_IO_INLINE void load_adapters(const std::string& path, AdapterSet& layers,
+                                   const LoadOptions& options) {
   load_adapters(AdapterFile(path), layers, options);
 }
 
 }  // namespace glora::io
+#endif  // GLORA_IO_DEFINE

@@ -9,6 +9,7 @@
 
 #include <glora/io/dtype.hpp>
 #include <glora/io/file_error.hpp>
+#include <glora/io/linkage.hpp>
 #include <glora/io/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>
@@ -70,7 +71,48 @@ inline std::string offsets_string(std::uint64_t begin, std::uint64_t end) {
 
 /// nlohmann's message without its "[json.exception.x.y] " prefix, with bytes
 /// outside printable ASCII (it quotes the input it last read) written as \xNN.
-inline std::string json_reason(const std::exception& e) {
+GLORA_IO_INLINE std::string json_reason(const std::exception& e);
+
+/// Parses `text` as JSON, rejecting duplicate keys (which JSON readers resolve
+/// differently) and nesting deeper than max_header_depth. `what` names the
+/// text in messages ("the header (bytes 8 to 100)").
+GLORA_IO_INLINE nlohmann::json parse_strict_json(const std::string& path, const std::string& what,
+                                                 const char* first, const char* last);
+
+/// Reads the whole file at `path` as strict JSON (parse_strict_json), which
+/// must be one object: a configuration or an index.
+GLORA_IO_INLINE nlohmann::json read_json_object(const std::string& path);
+
+inline std::uint64_t read_u64_le(const unsigned char* p) {
+  std::uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
+  return v;
+}
+
+/// Reads one tensor entry; checks its fields, its sizes and its offsets' span.
+GLORA_IO_INLINE TensorInfo parse_entry(const std::string& path, const std::string& name,
+                                       const nlohmann::json& entry);
+
+/// Tensors sorted by offset must tile the buffer from 0 with neither gaps nor overlaps.
+GLORA_IO_INLINE void check_tiling(const std::string& path, std::vector<TensorInfo>& tensors);
+
+}  // namespace detail
+
+/// Parses and validates the header of the safetensors bytes [data, data + size).
+/// Throws file_error, naming `path`, the tensor and the rule, for any file
+/// that breaks the format. Never reads outside the given bytes.
+GLORA_IO_INLINE Header parse_header(const unsigned char* data, std::size_t size,
+                                    const std::string& path);
+
+}  // namespace glora::io
+
+// The definitions of the functions declared above (see linkage.hpp).
+#if GLORA_IO_DEFINE
+namespace glora::io {
+
+namespace detail {
+
+GLORA_IO_INLINE std::string json_reason(const std::exception& e) {
   std::string what = e.what();
   const std::size_t close = what.find("] ");
   if (what.rfind("[json.exception.", 0) == 0 && close != std::string::npos) {
@@ -89,11 +131,8 @@ inline std::string json_reason(const std::exception& e) {
   return printable;
 }
 
-/// Parses `text` as JSON, rejecting duplicate keys (which JSON readers resolve
-/// differently) and nesting deeper than max_header_depth. `what` names the
-/// text in messages ("the header (bytes 8 to 100)").
-inline nlohmann::json parse_strict_json(const std::string& path, const std::string& what,
-                                        const char* first, const char* last) {
+GLORA_IO_INLINE nlohmann::json parse_strict_json(const std::string& path, const std::string& what,
+                                                 const char* first, const char* last) {
   struct Rejected {
     std::string reason;
   };
@@ -123,9 +162,7 @@ inline nlohmann::json parse_strict_json(const std::string& path, const std::stri
   }
 }
 
-/// Reads the whole file at `path` as strict JSON (parse_strict_json), which
-/// must be one object: a configuration or an index.
-inline nlohmann::json read_json_object(const std::string& path) {
+GLORA_IO_INLINE nlohmann::json read_json_object(const std::string& path) {
   const MappedFile bytes(path);
   const auto* text = reinterpret_cast<const char*>(bytes.data());
   nlohmann::json json = parse_strict_json(path, "the file", text, text + bytes.size());
@@ -135,15 +172,8 @@ inline nlohmann::json read_json_object(const std::string& path) {
   return json;
 }
 
-inline std::uint64_t read_u64_le(const unsigned char* p) {
-  std::uint64_t v = 0;
-  for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
-  return v;
-}
-
-/// Reads one tensor entry; checks its fields, its sizes and its offsets' span.
-inline TensorInfo parse_entry(const std::string& path, const std::string& name,
-                              const nlohmann::json& entry) {
+GLORA_IO_INLINE TensorInfo parse_entry(const std::string& path, const std::string& name,
+                                       const nlohmann::json& entry) {
   const std::string where = "tensor " + quote(name) + ": ";
   if (!entry.is_object()) {
     fail(path, where + "the entry is " + std::string(entry.type_name()) +
@@ -202,8 +232,7 @@ inline TensorInfo parse_entry(const std::string& path, const std::string& name,
   return t;
 }
 
-/// Tensors sorted by offset must tile the buffer from 0 with neither gaps nor overlaps.
-inline void check_tiling(const std::string& path, std::vector<TensorInfo>& tensors) {
+GLORA_IO_INLINE void check_tiling(const std::string& path, std::vector<TensorInfo>& tensors) {
   std::stable_sort(tensors.begin(), tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
@@ -224,10 +253,8 @@ inline void check_tiling(const std::string& path, std::vector<TensorInfo>& tenso
 
 }  // namespace detail
 
-/// Parses and validates the header of the safetensors bytes [data, data + size).
-/// Throws file_error, naming `path`, the tensor and the rule, for any file
-/// that breaks the format. Never reads outside the given bytes.
-inline Header parse_header(const unsigned char* data, std::size_t size, const std::string& path) {
+GLORA_IO_INLINE Header parse_header(const unsigned char* data, std::size_t size,
+                                    const std::string& path) {
   using detail::fail;
   if (size < 8) {
     fail(path, "the file is " + std::to_string(size) +
@@ -281,3 +308,4 @@ inline Header parse_header(const unsigned char* data, std::size_t size, const st
 }
 
 }  // namespace glora::io
+#endif  // GLORA_IO_DEFINE

@@ -9,6 +9,7 @@
 #include <glora/io/convert.hpp>
 #include <glora/io/dtype.hpp>
 #include <glora/io/file_error.hpp>
+#include <glora/io/linkage.hpp>
 #include <glora/io/safetensors_header.hpp>
 
 #include <Eigen/Core>
@@ -42,35 +43,7 @@ class SafetensorsWriter {
   /// std::invalid_argument for a name used twice or "__metadata__", and
   /// file_error when the temporary file cannot be written.
   SafetensorsWriter(const std::string& path, std::vector<TensorSpec> tensors,
-                    const std::map<std::string, std::string>& metadata = {})
-      : tensors_(std::move(tensors)) {
-    nlohmann::json header = nlohmann::json::object();
-    if (!metadata.empty()) header["__metadata__"] = metadata;
-    std::set<std::string> names;
-    std::uint64_t offset = 0;
-    for (const TensorSpec& t : tensors_) {
-      if (t.name == "__metadata__" || !names.insert(t.name).second) {
-        throw std::invalid_argument("glora::io::SafetensorsWriter: " + path + ": the tensor name " +
-                                    detail::quote(t.name) +
-                                    (t.name == "__metadata__" ? " is reserved" : " is used twice"));
-      }
-      const std::uint64_t bytes = byte_size(path, t);
-      begins_.push_back(offset);
-      ends_.push_back(offset + bytes);
-      header[t.name] = {{"dtype", dtype_name(t.dtype)},
-                        {"shape", t.shape},
-                        {"data_offsets", {offset, offset + bytes}}};
-      offset += bytes;
-    }
-    std::string text = header.dump();
-    text.append((8 - text.size() % 8) % 8, ' ');
-    unsigned char length[8];
-    for (int k = 0; k < 8; ++k) length[k] = static_cast<unsigned char>(text.size() >> (8 * k));
-    file_ = std::make_unique<AtomicFile>(path);
-    file_->write(length, 8);
-    file_->write(text.data(), text.size());
-    start_ = file_->size();
-  }
+                    const std::map<std::string, std::string>& metadata = {});
 
   const std::string& path() const { return file_->path(); }
   const std::vector<TensorSpec>& tensors() const { return tensors_; }
@@ -199,3 +172,42 @@ class SafetensorsWriter {
 };
 
 }  // namespace glora::io
+
+// The definitions of the functions declared above (see linkage.hpp).
+#if GLORA_IO_DEFINE
+namespace glora::io {
+
+GLORA_IO_INLINE SafetensorsWriter::SafetensorsWriter(
+    const std::string& path, std::vector<TensorSpec> tensors,
+    const std::map<std::string, std::string>& metadata)
+    : tensors_(std::move(tensors)) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::set<std::string> names;
+  std::uint64_t offset = 0;
+  for (const TensorSpec& t : tensors_) {
+    if (t.name == "__metadata__" || !names.insert(t.name).second) {
+      throw std::invalid_argument("glora::io::SafetensorsWriter: " + path + ": the tensor name " +
+                                  detail::quote(t.name) +
+                                  (t.name == "__metadata__" ? " is reserved" : " is used twice"));
+    }
+    const std::uint64_t bytes = byte_size(path, t);
+    begins_.push_back(offset);
+    ends_.push_back(offset + bytes);
+    header[t.name] = {{"dtype", dtype_name(t.dtype)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  unsigned char length[8];
+  for (int k = 0; k < 8; ++k) length[k] = static_cast<unsigned char>(text.size() >> (8 * k));
+  file_ = std::make_unique<AtomicFile>(path);
+  file_->write(length, 8);
+  file_->write(text.data(), text.size());
+  start_ = file_->size();
+}
+
+}  // namespace glora::io
+#endif  // GLORA_IO_DEFINE

@@ -48,7 +48,8 @@ std::string adapter_file() {
     adapters.back().Ad.setRandom();
   }
   glora::io::AdapterSet set;
-  for (int k = 0; k < kLayers; ++k) set.add(layer_name(k), adapters[k], kSide, kSide);
+  for (int k = 0; k < kLayers; ++k)
+    set.add(layer_name(k), adapters[static_cast<std::size_t>(k)], kSide, kSide);
   glora::io::save_adapters(path, set);
   return path;
 }
@@ -93,7 +94,8 @@ double time_load_set(const std::string& path) {
   {
     std::vector<glora::DynamicAdapter<float>> adapters(kLayers);
     glora::io::AdapterSet set;
-    for (int k = 0; k < kLayers; ++k) set.add(layer_name(k), adapters[k], kSide, kSide);
+    for (int k = 0; k < kLayers; ++k)
+      set.add(layer_name(k), adapters[static_cast<std::size_t>(k)], kSide, kSide);
     glora::io::load_adapters(path, set);
     benchmark::DoNotOptimize(adapters.back().Au(0, 0));
   }

@@ -37,7 +37,7 @@ struct Ratio {
 /// none; reorders v.
 inline double median(std::vector<double>& v) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  const auto upper = v.begin() + v.size() / 2;
+  const auto upper = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
   std::nth_element(v.begin(), upper, v.end());
   if (v.size() % 2 == 1) return *upper;
   return (*upper + *std::max_element(v.begin(), upper)) / 2;

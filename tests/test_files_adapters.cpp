@@ -81,7 +81,9 @@ void round_trip_search_space(const std::string& path) {
   glora::io::save_adapters(path, to_save);
   glora::io::load_adapters(path, to_load);
   std::size_t exact = 0;
-  for (std::size_t k = 0; k < space.size(); ++k) exact += identical(saved[k], loaded[k]) ? 1 : 0;
+  for (std::size_t k = 0; k < space.size(); ++k) {
+    if (identical(saved[k], loaded[k])) ++exact;
+  }
   CHECK(exact == 432);
   // The file itself says what each layer is, in the reference's spelling.
   const glora::io::AdapterFile file(path);

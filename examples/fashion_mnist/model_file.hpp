@@ -29,9 +29,11 @@ inline bool save_mlp(const Mlp& mlp, const std::string& path) {
     put_u32(static_cast<std::uint32_t>(layer.weight.rows()));
     put_u32(static_cast<std::uint32_t>(layer.weight.cols()));
     out.write(reinterpret_cast<const char*>(layer.weight.data()),
-              static_cast<std::streamsize>(sizeof(float) * layer.weight.size()));
-    out.write(reinterpret_cast<const char*>(layer.bias.data()),
-              static_cast<std::streamsize>(sizeof(float) * layer.bias.size()));
+              static_cast<std::streamsize>(sizeof(float) *
+                                           static_cast<std::size_t>(layer.weight.size())));
+    out.write(
+        reinterpret_cast<const char*>(layer.bias.data()),
+        static_cast<std::streamsize>(sizeof(float) * static_cast<std::size_t>(layer.bias.size())));
   }
   return static_cast<bool>(out);
 }
@@ -58,9 +60,11 @@ inline std::optional<Mlp> load_mlp(const std::string& path,
     if (!in || rows != sizes[l + 1] || cols != sizes[l]) return std::nullopt;
     Dense layer(Matrix(rows, cols), glora::VectorX<float>(rows));
     in.read(reinterpret_cast<char*>(layer.weight.data()),
-            static_cast<std::streamsize>(sizeof(float) * layer.weight.size()));
-    in.read(reinterpret_cast<char*>(layer.bias.data()),
-            static_cast<std::streamsize>(sizeof(float) * layer.bias.size()));
+            static_cast<std::streamsize>(sizeof(float) *
+                                         static_cast<std::size_t>(layer.weight.size())));
+    in.read(
+        reinterpret_cast<char*>(layer.bias.data()),
+        static_cast<std::streamsize>(sizeof(float) * static_cast<std::size_t>(layer.bias.size())));
     mlp.push_back(std::move(layer));
   }
   if (!in || in.peek() != std::ifstream::traits_type::eof()) return std::nullopt;

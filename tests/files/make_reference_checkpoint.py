@@ -7,6 +7,9 @@ converted files in C++ and compares.
 
 Usage: make_reference_checkpoint.py OUTPUT_FOLDER"""
 
+import contextlib
+import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -59,11 +62,37 @@ def reference_forward(t, layer, config, W0, b0, X):
 
 
 def run_converter(*args):
+    """The converter run as a program, as a user runs it."""
     return subprocess.run([sys.executable, CONVERTER, *args], capture_output=True, text=True)
 
 
+_converter = None
+
+
+def call_converter(*args):
+    """The converter's main() called in this process, with the arguments and output the program
+    has: each run as a program would import PyTorch again, which takes about a second."""
+    global _converter
+    if _converter is None:
+        spec = importlib.util.spec_from_file_location("convert_reference_checkpoint", CONVERTER)
+        _converter = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_converter)
+    out, err = io.StringIO(), io.StringIO()
+    saved_argv = sys.argv
+    sys.argv = [CONVERTER, *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = _converter.main()
+            except SystemExit as e:  # argparse's errors
+                status = e.code
+    finally:
+        sys.argv = saved_argv
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
+
+
 def expect_failure(expected, *args):
-    result = run_converter(*args)
+    result = call_converter(*args)
     lines = result.stderr.strip().splitlines()
     if result.returncode != 1 or lines != ["convert_reference_checkpoint: error: " + expected]:
         raise SystemExit(f"converter {args}: expected exit 1 and the line {expected!r}, "
@@ -104,7 +133,7 @@ def main():
     config_json = os.path.join(folder, "configs.json")
     with open(config_json, "w") as f:
         json.dump(configs, f)
-    result = run_converter(checkpoint, "--config", config_json, "--trim", "-o",
+    result = call_converter(checkpoint, "--config", config_json, "--trim", "-o",
                            os.path.join(folder, "trimmed.safetensors"))
     if result.returncode != 0:
         raise SystemExit(result.stderr)

@@ -1,7 +1,8 @@
 # Builds and runs a small outside project that uses glora, the way a user would.
 #
-#   MODE=install  install this build tree into a fresh prefix, check that only headers and CMake
-#                 package files were installed, then find_package(glora) from tests/consumer
+#   MODE=install  install this build tree into a fresh prefix, check that only headers, CMake
+#                 package files, the compiled libraries and the tool were installed, then
+#                 find_package(glora) from tests/consumer
 #   MODE=recipe   the same, but installed by the README's install commands (the block between
 #                 <!-- install-recipe:begin --> and <!-- install-recipe:end -->), run as written
 #                 from the source tree except for three paths: the build directory (`build`) and

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import torch
 
@@ -62,7 +63,8 @@ def reference_forward(t, layer, config, W0, b0, X):
 
 
 def run_converter(*args):
-    """The converter run as a program, as a user runs it."""
+    """The converter run as a program, as a user runs it: for the first conversion, and for the
+    unreadable checkpoint, where torch.load's own code may write to stderr past sys.stderr."""
     return subprocess.run([sys.executable, CONVERTER, *args], capture_output=True, text=True)
 
 
@@ -81,13 +83,21 @@ def call_converter(*args):
     saved_argv = sys.argv
     sys.argv = [CONVERTER, *args]
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        # Reset which warnings were shown: a program shows each one on every run.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings():
+            warnings.simplefilter("default")
             try:
                 status = _converter.main()
             except SystemExit as e:  # argparse's errors
                 status = e.code
     finally:
         sys.argv = saved_argv
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):
+        print(status, file=err)
+        status = 1
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
@@ -134,7 +144,7 @@ def main():
     with open(config_json, "w") as f:
         json.dump(configs, f)
     result = call_converter(checkpoint, "--config", config_json, "--trim", "-o",
-                           os.path.join(folder, "trimmed.safetensors"))
+                            os.path.join(folder, "trimmed.safetensors"))
     if result.returncode != 0:
         raise SystemExit(result.stderr)
 

@@ -1,8 +1,8 @@
 #pragma once
 // The second file of the header-only link check (see one.cpp).
-#include <cstdint>
+#include <cstddef>
 
 namespace glora_link_check {
-/// Where the buffer of an empty safetensors file starts, as parse_header finds it.
-std::uint64_t empty_file_buffer_offset();
+/// The bytes of an F32 value, as the second file's glora::io says.
+std::size_t f32_size_in_other_file();
 }  // namespace glora_link_check
